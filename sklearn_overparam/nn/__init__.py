@@ -1,0 +1,32 @@
+"""The papers' networks as pure torch functions over a stack of K parameter sets.
+
+Imports torch (and :mod:`sklearn_overparam._torch`) only.
+"""
+
+from ._functional import backward, copy_params, forward, init_params
+from ._inputs import fit_half_padding_scale, pad_half
+from ._module import ReLUNet
+from ._spec import (
+    LayerSpec,
+    ReLUNetSpec,
+    azll_three_layer,
+    azll_two_layer,
+    cczg_deep,
+    ll_two_layer,
+)
+
+__all__ = [
+    "LayerSpec",
+    "ReLUNet",
+    "ReLUNetSpec",
+    "azll_three_layer",
+    "azll_two_layer",
+    "backward",
+    "cczg_deep",
+    "copy_params",
+    "fit_half_padding_scale",
+    "forward",
+    "init_params",
+    "ll_two_layer",
+    "pad_half",
+]
