@@ -92,6 +92,16 @@ class ReLUNetSpec:
     def with_output_multiplier(self, multiplier: float) -> ReLUNetSpec:
         return replace(self, output_multiplier=float(multiplier))
 
+    @classmethod
+    def from_shapes(cls, weight_shapes, has_bias, *, output_multiplier=1.0, trainable=(),
+                    name="relu_net") -> ReLUNetSpec:
+        """Rebuild an architecture from weight shapes ``(fan_out, fan_in)`` (init stds 0)."""
+        layers = tuple(
+            LayerSpec(int(fi), int(fo), 0.0, bias=bool(b))
+            for (fo, fi), b in zip(weight_shapes, has_bias)
+        )
+        return cls(layers, float(output_multiplier), frozenset(trainable), name)
+
     def lowest_trainable_layer(self) -> int:
         """Index of the first layer holding a trainable tensor (``depth`` if none)."""
         for l in range(self.depth):

@@ -1,0 +1,7 @@
+"""scikit-learn estimators: thin glue over nn/, training/ and kernels/."""
+
+from ._base import InconsistentVersionWarning
+from ._conjugate_kernel import ConjugateKernelRegressor
+from ._regressors import TwoLayerReLURegressor
+
+__all__ = ["ConjugateKernelRegressor", "InconsistentVersionWarning", "TwoLayerReLURegressor"]

@@ -1,0 +1,218 @@
+"""[AZLL] regression learners: the two-layer network trained on its hidden weights."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import RegressorMixin
+
+from .._compat import Interval, StrOptions, _fit_context
+from ..nn import azll_two_layer
+from ._base import SGD_CONSTRAINTS, BaseReLUNetwork, ensure_2d_targets, validate_data
+from ._docs import fill_doc
+
+
+class _RegressorMixin(RegressorMixin):
+    """Targets, validation score and predict for squared-loss network regressors."""
+
+    _loss = "squared"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _validate_fit_data(self, X, y):
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32]
+        )
+        self._y_ndim = y.ndim
+        Y = ensure_2d_targets(y)
+        self.n_outputs_ = Y.shape[1]
+        return X, Y
+
+    @staticmethod
+    def _validation_score(out, Y):
+        """R^2 of each network on the validation data (higher is better), as torch."""
+        import torch
+
+        resid = (out - Y).square().sum(dim=1)
+        total = (Y - Y.mean(dim=0)).square().sum(dim=0).clamp_min(torch.finfo(Y.dtype).tiny)
+        return (1 - resid / total).mean(dim=1)
+
+    def predict(self, X):
+        """Predict targets for ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted values (float64).
+        """
+        X = self._validate_predict_input(X)
+        out = self._raw_output(X)
+        return out[:, 0] if self._y_ndim == 1 else out
+
+
+@fill_doc(lr_default="0.005", max_iter_default="200")
+class TwoLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
+    """Two-layer ReLU network trained on its hidden weights ([AZLL] Sec. 3 and 7).
+
+    The model is ``F(x) = A relu(W x + b)`` with ``W, b ~ N(0, 1/m)`` and
+    ``A ~ N(0, output_scale**2)``. Only ``W`` is trained; the biases ``b`` and the output
+    layer ``A`` stay at their random initial values, as in the paper's theory and
+    experiments. The loss is the mean squared error of PyTorch's ``nn.MSELoss``
+    (``mean_{i,r} (f_r(x_i) - y_{i,r})**2``, no 1/2).
+
+    Two solvers: ``"sgd"`` is the practical mode of Sec. 7 (momentum SGD, batch 50,
+    step size divided by 10 at half the epochs); ``"alg1"`` is Algorithm 1: batch-1 SGD
+    without momentum, each step drawing one sample uniformly with replacement, returning
+    a uniformly random iterate ``W_t, t < T`` (the iterate Theorem 1 bounds).
+
+    Parameters
+    ----------
+    n_hidden : int, default=1000
+        Width ``m`` of the hidden layer.
+    output_scale : float, default=1.0
+        Standard deviation ``epsilon_a`` of the frozen output weights. Theorem 1 takes it
+        small (``epsilon / Theta~(1)``); the experiments use 1.
+    {{input_padding}}
+    solver : {"sgd", "alg1"}, default="sgd"
+        ``"sgd"``: minibatch momentum SGD (Sec. 7). ``"alg1"``: [AZLL] Algorithm 1, batch
+        size 1 with replacement, no momentum, constant step size; ``momentum``,
+        ``batch_size``, ``shuffle``, ``lr_decay_epoch`` and ``early_stopping`` are ignored
+        and an epoch is ``n_samples`` steps.
+    iterate : {"auto", "last", "uniform_random"}, default="auto"
+        Which iterate is returned: ``"uniform_random"`` draws ``t`` uniformly from
+        ``{0, ..., T-1}`` (Algorithm 1's guarantee), ``"last"`` the final weights;
+        ``"auto"`` is ``"uniform_random"`` for ``solver="alg1"`` and ``"last"`` otherwise.
+    {{sgd_params}}
+
+    Attributes
+    ----------
+    {{fit_attributes}}
+    n_outputs_ : int
+        Number of targets ``k``.
+    input_scale_ : float
+        Scale applied to ``X`` before padding (only with ``input_padding="half"``).
+    output_multiplier_ : float
+        Explicit multiplier of the network output (1 here).
+
+    See Also
+    --------
+    ConjugateKernelRegressor : The same network with only the output layer trained.
+
+    References
+    ----------
+    Z. Allen-Zhu, Y. Li, Y. Liang. Learning and Generalization in Overparameterized Neural
+    Networks, Going Beyond Two Layers. NeurIPS 2019. Section 3 (Algorithm 1, Theorem 1)
+    and Section 7.
+
+    Examples
+    --------
+    >>> from sklearn_overparam import TwoLayerReLURegressor
+    >>> from sklearn_overparam.datasets import make_composite_sine
+    >>> X, y = make_composite_sine(200, random_state=0)
+    >>> reg = TwoLayerReLURegressor(n_hidden=100, max_iter=5, tol=None, random_state=0)
+    >>> reg.fit(X, y).predict(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints = {
+        "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "output_scale": [Interval(Real, 0, None, closed="neither")],
+        "input_padding": [StrOptions({"half"}), None],
+        "solver": [StrOptions({"sgd", "alg1"})],
+        "iterate": [StrOptions({"auto", "last", "uniform_random"})],
+        **SGD_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        n_hidden=1000,
+        *,
+        output_scale=1.0,
+        input_padding="half",
+        solver="sgd",
+        iterate="auto",
+        learning_rate_init=0.005,
+        momentum=0.9,
+        batch_size=50,
+        max_iter=200,
+        lr_decay_epoch="half",
+        lr_decay_factor=0.1,
+        alpha=0.0,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        progress_bar=False,
+        callbacks=None,
+        device="cpu",
+        dtype="float32",
+    ):
+        self.n_hidden = n_hidden
+        self.output_scale = output_scale
+        self.input_padding = input_padding
+        self.solver = solver
+        self.iterate = iterate
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.lr_decay_epoch = lr_decay_epoch
+        self.lr_decay_factor = lr_decay_factor
+        self.alpha = alpha
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.progress_bar = progress_bar
+        self.callbacks = callbacks
+        self.device = device
+        self.dtype = dtype
+
+    def _build_spec(self, n_inputs, n_outputs):
+        return azll_two_layer(n_inputs, self.n_hidden, n_outputs, output_scale=self.output_scale)
+
+    def _sgd_config(self, n_samples):
+        config = super()._sgd_config(n_samples)
+        iterate = self.iterate
+        if iterate == "auto":
+            iterate = "uniform_random" if self.solver == "alg1" else "last"
+        if self.solver == "alg1":
+            config = replace(
+                config, batch_size=1, momentum=0.0, sampling="replacement", lr_decay_epoch=None
+            )
+        return replace(config, iterate=iterate)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the hidden weights on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : TwoLayerReLURegressor
+            The fitted estimator.
+        """
+        X, Y = self._validate_fit_data(X, y)
+        return self._fit_network(X, Y, early_stopping=self.early_stopping and self.solver == "sgd")
