@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from numbers import Integral, Real
 
@@ -84,6 +85,16 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
     """
 
     _loss = "squared"
+
+    @contextlib.contextmanager
+    def _atomic_fit(self):
+        """On any error (divergence, KeyboardInterrupt) leave the estimator unfitted."""
+        try:
+            yield
+        except BaseException:
+            for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+                delattr(self, key)
+            raise
 
     # ------------------------------------------------------------------ inputs
     def _fit_input_map(self, X):

@@ -169,9 +169,13 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
         self : ConjugateKernelRegressor
             The fitted estimator.
         """
-        X, Y = self._validate_fit_data(X, y)
-        if self.solver == "sgd":
-            return self._fit_network(X, Y)
+        with self._atomic_fit():
+            X, Y = self._validate_fit_data(X, y)
+            if self.solver == "sgd":
+                return self._fit_network(X, Y)
+            return self._fit_closed_form(X, Y)
+
+    def _fit_closed_form(self, X, Y):
         # the same two seeds, in the same order, as the network learners draw
         init_seed, _ = draw_seeds(check_random_state(self.random_state), 2)
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)

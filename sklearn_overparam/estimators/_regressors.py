@@ -214,5 +214,8 @@ class TwoLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
         self : TwoLayerReLURegressor
             The fitted estimator.
         """
-        X, Y = self._validate_fit_data(X, y)
-        return self._fit_network(X, Y, early_stopping=self.early_stopping and self.solver == "sgd")
+        with self._atomic_fit():
+            X, Y = self._validate_fit_data(X, y)
+            return self._fit_network(
+                X, Y, early_stopping=self.early_stopping and self.solver == "sgd"
+            )

@@ -43,7 +43,9 @@ class SoftmaxCrossEntropyLoss:
         return value, grad.div_(n)
 
     def value(self, out, y):
-        return self.value_and_grad(out, y)[0]
+        idx = y.expand(out.shape[0], out.shape[1]) if y.dim() == 1 else y
+        logp = torch.log_softmax(out, dim=2)
+        return -logp.gather(2, idx.unsqueeze(2)).squeeze(2).mean(dim=1)
 
 
 class LogisticLoss:
