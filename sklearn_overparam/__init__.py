@@ -9,12 +9,14 @@ __version__ = "0.1.0"
 from .estimators import (  # noqa: E402
     ConjugateKernelRegressor,
     InconsistentVersionWarning,
+    NTKRegressor,
     TwoLayerReLURegressor,
 )
 
 __all__ = [
     "ConjugateKernelRegressor",
     "InconsistentVersionWarning",
+    "NTKRegressor",
     "TwoLayerReLURegressor",
     "__version__",
 ]

@@ -1,4 +1,4 @@
-"""Suite-wide settings: torch single-threaded (2 threads on 2 cores made the checks 7-25x slower)."""
+"""Suite-wide settings: torch single-threaded (2 threads on 2 cores: checks 7-25x slower)."""
 
 import os
 

@@ -2,6 +2,12 @@
 
 from ._base import InconsistentVersionWarning
 from ._conjugate_kernel import ConjugateKernelRegressor
+from ._ntk import NTKRegressor
 from ._regressors import TwoLayerReLURegressor
 
-__all__ = ["ConjugateKernelRegressor", "InconsistentVersionWarning", "TwoLayerReLURegressor"]
+__all__ = [
+    "ConjugateKernelRegressor",
+    "InconsistentVersionWarning",
+    "NTKRegressor",
+    "TwoLayerReLURegressor",
+]

@@ -146,6 +146,7 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         with torch.no_grad(), thread_limit():
             params = init_params(spec, [init_seed], dtype=dtype, device=device)
             initial = {n: to_numpy(p[0]).copy() for n, p in params.items()}
+            objective, trained = self._objective(spec, params)
             validation = None
             if self.early_stopping if early_stopping is None else early_stopping:
                 Z, Z_val, Y, Y_val = self._split_validation(Z, Y, random_state, stratify)
@@ -154,8 +155,8 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
                     self._targets_tensor(Y_val, dtype, device),
                 )
             result = train(
-                NetworkObjective(spec, self._loss),
-                params,
+                objective,
+                trained,
                 to_tensor(Z, dtype=dtype, device=device),
                 self._targets_tensor(Y, dtype, device),
                 config,
@@ -166,14 +167,26 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
                 verbose=self.verbose,
                 progress_bar=self.progress_bar,
             )
-        self._store_network(spec, {n: to_numpy(p[0]) for n, p in result.params.items()},
+        self._store_trained(spec, {n: to_numpy(p[0]) for n, p in result.params.items()},
                             initial)
+        self._record_history(result, validation is not None, config)
+        return self
+
+    def _objective(self, spec, params):
+        """What the engine trains: the network itself (``params``) under ``self._loss``."""
+        return NetworkObjective(spec, self._loss), params
+
+    def _store_trained(self, spec, trained, initial):
+        self._store_network(spec, trained, initial)
+
+    def _record_history(self, result, has_validation, config):
+        """Fitted loss/validation attributes from an engine run; warn if it did not converge."""
         history = result.history.as_dict()
         self.history_ = {k: v[:, 0] if v.ndim == 2 else v for k, v in history.items()}
         self.n_iter_ = int(result.n_epochs[0])
         self.loss_curve_ = self.history_["loss"].tolist()
         self.loss_ = self.loss_curve_[-1]
-        if validation is not None:
+        if has_validation:
             self.validation_scores_ = self.history_["validation_score"].tolist()
             self.best_validation_score_ = float(result.best_validation_score[0])
         else:
@@ -185,9 +198,17 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
                 "optimization hasn't converged yet. Increase max_iter or set tol=None to run "
                 "a fixed number of epochs.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        return self
+
+    def _record_closed_form(self, loss):
+        """Fitted loss attributes of a closed-form solve (one 'iteration')."""
+        self.n_iter_ = 1
+        self.loss_ = loss
+        self.loss_curve_ = [loss]
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.history_ = {"loss": np.array([loss])}
 
     def _split_validation(self, Z, Y, random_state, stratify):
         Z, Z_val, Y, Y_val = train_test_split(
@@ -251,12 +272,15 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
             # a model fitted on a GPU predicts on a machine without one
             return torch.device("cpu")
 
+    def _inference_dtype(self, device):
+        # float64 on the CPU: predictions do not depend on how rows are batched (float32
+        # matmul rounding does), at a small cost; the model dtype on accelerators.
+        return torch.float64 if device.type == "cpu" else resolve_dtype(self.dtype)
+
     def _raw_output(self, X):
         """Network outputs ``(n, k)`` as float64 numpy for validated raw ``X``."""
         device = self._predict_device()
-        # float64 on the CPU: predictions do not depend on how rows are batched (float32
-        # matmul rounding does), at a small cost; the model dtype on accelerators.
-        dtype = torch.float64 if device.type == "cpu" else resolve_dtype(self.dtype)
+        dtype = self._inference_dtype(device)
         Z = self._network_input(X)
         spec = self._fitted_spec()
         with torch.no_grad(), thread_limit():

@@ -193,13 +193,7 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
         fitted = dict(initial)
         fitted[last] = coef.astype(initial[last].dtype)
         self._store_network(spec, fitted, initial)
-        loss = float(np.mean((Phi @ coef.T - Y) ** 2))
-        self.n_iter_ = 1
-        self.loss_ = loss
-        self.loss_curve_ = [loss]
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
-        self.history_ = {"loss": np.array([loss])}
+        self._record_closed_form(float(np.mean((Phi @ coef.T - Y) ** 2)))
         return self
 
     def hidden_features(self, X):

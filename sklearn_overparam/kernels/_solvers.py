@@ -41,3 +41,14 @@ def ridge_features(Phi: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
     G = Phi @ Phi.T
     G.flat[:: n + 1] += ridge
     return Phi.T @ _solve_pos(G, Y)
+
+
+def ridge_kernel(K: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
+    """Dual coefficients ``(K + ridge I)^{-1} Y`` of kernel ridge regression (float64).
+
+    Cholesky, with the least-squares fallback and ``LinAlgWarning`` of
+    :func:`ridge_features` when the system is singular.
+    """
+    A = np.array(K, dtype=np.float64)
+    A.flat[:: A.shape[0] + 1] += ridge
+    return _solve_pos(A, np.asarray(Y, dtype=np.float64))

@@ -230,3 +230,32 @@ def test_tqdm_imported_only_for_progress_bar(monkeypatch):
     with pytest.raises(ImportError):
         train(NetworkObjective(spec, "squared"), init_params(spec, [0]), X, Y,
               SGDConfig(max_epochs=2, tol=None), [0], progress_bar=True)
+
+
+@pytest.mark.parametrize("trainable", [["W0"], ["W0", "W1"], "all"])
+def test_linearized_forward_matches_torch_func_jvp(trainable):
+    """f_lin equals f(theta0) + jvp of the network in direction D (float64, torch.func)."""
+    from sklearn_overparam.training import LinearizedObjective, linearized_forward
+
+    spec = azll_three_layer(5, 7, 2, n_hidden2=6).with_trainable(trainable)
+    spec = spec.with_output_multiplier(1.7)
+    params0 = init_params(spec, [0, 1], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(2)
+    delta = {n: 0.1 * torch.randn(params0[n].shape, generator=gen, dtype=torch.float64)
+             for n in spec.trainable_names}
+    X, Y = _data(n=9, k=2)
+    out, _ = linearized_forward(spec, params0, delta, X)
+
+    def f(sub):
+        return forward(spec, {**params0, **sub}, X)
+
+    sub0 = {n: params0[n] for n in spec.trainable_names}
+    f0, jvp = torch.func.jvp(f, (sub0,), (delta,))
+    torch.testing.assert_close(out, f0 + jvp, rtol=1e-12, atol=1e-12)
+    # gradient w.r.t. D is the autograd gradient of the linear model's loss
+    obj = LinearizedObjective(spec, params0, "squared")
+    leaves = {n: d.clone().requires_grad_(True) for n, d in delta.items()}
+    auto = torch.autograd.grad(obj.value(leaves, X, Y).sum(), list(leaves.values()))
+    _, mine = obj.loss_and_grads(delta, X, Y)
+    for n, a in zip(leaves, auto):
+        torch.testing.assert_close(mine[n], a, rtol=1e-10, atol=1e-12)
