@@ -45,15 +45,30 @@ def init_params(
     }
 
 
-def _affine(h: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+def _buffer(workspace, key, shape, ref):
+    """A reusable output tensor from ``workspace`` (None when there is no workspace).
+
+    Large fresh allocations are returned to the OS and page-faulted in again on every
+    step; reusing them makes the big elementwise passes about 2x faster on CPU.
+    """
+    if workspace is None:
+        return None
+    key = (key, tuple(shape))
+    buf = workspace.get(key)
+    if buf is None or buf.dtype != ref.dtype or buf.device != ref.device:
+        buf = workspace[key] = torch.empty(shape, dtype=ref.dtype, device=ref.device)
+    return buf
+
+
+def _affine(h, W, b, out=None):
     # h: (n, in) shared or (K, n, in); W: (K, out, in); b: (K, out) or None.
     Wt = W.transpose(1, 2)
     if h.dim() == 2:
-        z = torch.matmul(h, Wt)
+        z = torch.matmul(h, Wt) if out is None else torch.matmul(h, Wt, out=out)
         return z if b is None else z.add_(b.unsqueeze(1))
     if b is None:
-        return torch.bmm(h, Wt)
-    return torch.baddbmm(b.unsqueeze(1), h, Wt)
+        return torch.bmm(h, Wt, out=out)
+    return torch.baddbmm(b.unsqueeze(1), h, Wt, out=out)
 
 
 def forward(
@@ -62,17 +77,24 @@ def forward(
     X: torch.Tensor,
     *,
     return_hidden: bool = False,
+    workspace: dict | None = None,
 ):
     """Network outputs ``(K, n, k)``; with ``return_hidden`` also the layer inputs.
 
     The hidden list holds ``h_0 = X, h_1 = s(z_1), ..., h_{L-1}``: the input of every
     weight matrix, which is all a backward pass through ReLUs needs (``s'(z) = 1[h > 0]``).
+    With a ``workspace`` dict the activations are written into buffers kept there and
+    reused by the next call (the training engine's steps): the returned tensors are then
+    only valid until the next call with the same workspace.
     """
     h = X
     hidden = [X]
     L = spec.depth
+    K = params["W0"].shape[0]
     for l in range(L):
-        z = _affine(h, params[f"W{l}"], params.get(f"b{l}"))
+        W = params[f"W{l}"]
+        out = _buffer(workspace, f"z{l}", (K, X.shape[-2], W.shape[1]), W)
+        z = _affine(h, W, params.get(f"b{l}"), out=out)
         if l < L - 1:
             h = z.clamp_min_(0)
             hidden.append(h)
@@ -89,6 +111,7 @@ def backward(
     hidden: list[torch.Tensor],
     grad_out: torch.Tensor,
     names: Sequence[str] | None = None,
+    workspace: dict | None = None,
 ) -> dict[str, torch.Tensor]:
     """Gradients of a loss w.r.t. the tensors ``names`` (default: the trainable ones).
 
@@ -106,18 +129,51 @@ def backward(
     g = grad_out * spec.output_multiplier if spec.output_multiplier != 1.0 else grad_out
     for l in range(spec.depth - 1, lowest - 1, -1):
         h = hidden[l]
-        if f"W{l}" in wanted:
-            # (h^T g)^T: the batch dimension is contracted in the fast layout (3-5x faster
-            # than g^T h for thin layers); the gradient is a transposed view.
-            ht = h.transpose(-1, -2)
-            gw = torch.matmul(ht, g) if h.dim() == 2 else torch.bmm(ht, g)
-            grads[f"W{l}"] = gw.transpose(1, 2)
-        if f"b{l}" in wanted:
-            grads[f"b{l}"] = g.sum(dim=1)
+        if l == lowest + 1 and g.shape[2] == 1:
+            # g is rank one per sample (scalar output above the last hidden layer): the
+            # gradient of the layer below needs no (K, n, m) backpropagated tensor.
+            _layer_gradients(grads, wanted, l, h, g)
+            mask = _buffer(workspace, "mask", h.shape, h)
+            _below_scalar_output(grads, wanted, lowest, hidden[lowest], h, g,
+                                 params[f"W{l}"], mask)
+            break
+        _layer_gradients(grads, wanted, l, h, g)
         if l > lowest:
             # fused ReLU backward: g * 1[h > 0] in one pass, no mask tensor
-            g = torch.ops.aten.threshold_backward(torch.bmm(g, params[f"W{l}"]), hidden[l], 0)
+            g = torch.ops.aten.threshold_backward(torch.bmm(g, params[f"W{l}"]), h, 0)
     return {n: grads[n] for n in names}
+
+
+def _matmul(a, b):
+    return torch.matmul(a, b) if a.dim() == 2 or b.dim() == 2 else torch.bmm(a, b)
+
+
+def _layer_gradients(grads, wanted, l, h, g):
+    """Weight and bias gradients of layer ``l`` from its input ``h`` and output grad ``g``."""
+    if f"W{l}" in wanted:
+        if h.shape[-1] >= g.shape[-1]:
+            grads[f"W{l}"] = _matmul(g.transpose(1, 2), h)
+        else:
+            # (h^T g)^T: a thin input keeps the long dimension last in the product, 3-5x
+            # faster than g^T h on CPU; the gradient is a transposed view.
+            grads[f"W{l}"] = _matmul(h.transpose(-1, -2), g).transpose(1, 2)
+    if f"b{l}" in wanted:
+        grads[f"b{l}"] = g.sum(dim=1)
+
+
+def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
+    """Gradients of layer ``l`` when the layer above has one output: ``g`` is ``(K, n, 1)``.
+
+    With ``M = 1[h_out > 0]`` and ``a`` the weights above, ``dW_l = a^T * (M^T (g h_in))``
+    and ``db_l = a^T * (M^T g)`` (computed transposed): one mask pass and one thin matmul instead of forming and
+    masking the ``(K, n, m)`` backpropagated gradient (about 25% of a 2-layer step).
+    """
+    mask = torch.gt(h_out, 0, out=mask) if mask is not None else (h_out > 0).to(h_out.dtype)
+    if f"W{l}" in wanted:
+        gh = (g * h_in).transpose(-1, -2)  # (K, fan_in, n): long dimension last (see above)
+        grads[f"W{l}"] = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
+    if f"b{l}" in wanted:
+        grads[f"b{l}"] = torch.bmm(g.transpose(1, 2), mask).mul_(W_above).squeeze(1)
 
 
 def copy_params(params: dict[str, torch.Tensor], index=None) -> dict[str, torch.Tensor]:

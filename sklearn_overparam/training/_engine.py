@@ -94,11 +94,13 @@ class NetworkObjective:
     def __init__(self, spec: ReLUNetSpec, loss):
         self.spec = spec
         self.loss = get_loss(loss)
+        self._workspace = {}  # activation buffers reused from step to step
 
     def loss_and_grads(self, params, xb, yb):
-        out, hidden = forward(self.spec, params, xb, return_hidden=True)
+        ws = self._workspace
+        out, hidden = forward(self.spec, params, xb, return_hidden=True, workspace=ws)
         value, grad_out = self.loss.value_and_grad(out, yb)
-        return value, backward(self.spec, params, hidden, grad_out)
+        return value, backward(self.spec, params, hidden, grad_out, workspace=ws)
 
     def outputs(self, params, X):
         return forward(self.spec, params, X)

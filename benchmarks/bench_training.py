@@ -1,0 +1,461 @@
+"""Training speed of the stacked engine against what a user would pick instead.
+
+Protocol (``/work/shared/PERFORMANCE.md``, "Training")
+------------------------------------------------------
+Data: ``make_composite_sine`` ([AZLL] Figure 1: x uniform on S^3, d=4), N=1000 training
+points and 2000 test points, float32. Network: two-layer ReLU net d=4 -> m -> 1 with a bias
+in the hidden layer, m in ``--widths`` (default 500 and 2000). Optimizer: minibatch SGD,
+batch 50, momentum 0.9 (heavy ball, no Nesterov, no dampening), lr 0.01, no weight decay,
+a fresh shuffle every epoch, ``--epochs`` epochs (default 50, no early stopping), MSE.
+
+Methods (all in this process; torch and every BLAS/OpenMP pool pinned to ``--threads``):
+
+``sklearn``   ``MLPRegressor(solver="sgd")`` on float32 X and y, all epochs forced
+              (``tol=0``, ``n_iter_no_change=epochs+1``). sklearn minimises *half* the MSE,
+              so at the same lr its steps are half as long; its init is Glorot-uniform.
+``skorch``    ``NeuralNetRegressor`` on ``Sequential(Linear, ReLU, Linear)``,
+              ``torch.optim.SGD``, ``MSELoss``, ``train_split=None``,
+              ``iterator_train__shuffle=True`` (skorch's DataLoader does not shuffle
+              unless told), PyTorch's default init.
+``torch``     a plain loop: the same ``nn.Sequential``, autograd, ``torch.optim.SGD``,
+              manual shuffled minibatches (``randperm`` + indexing, no DataLoader).
+``engine``    this library's ``training.train`` with K=1 on ``azll_two_layer(4, m)
+              .with_trainable("all")``: W, b and the output layer A all train. Its init is
+              the [AZLL] one, W, b ~ N(0, 1/m), A ~ N(0, 1), and it has no output bias.
+``engine16``  the same with K=16 stacked networks (16 seeds) in one call; its time is
+              reported *per network* (total / 16).
+``regressor`` ``TwoLayerReLURegressor`` in its own mode: only W trains (b, A frozen at
+              init), inputs padded to (sqrt(3)/2 x, 0, 1/2), its default lr 0.005 divided
+              by 10 at half the epochs; ``max_iter=epochs, tol=None``. A different task
+              set-up, shown for the estimator's overhead over the bare engine.
+
+Every method gets one warm-up fit of one epoch per width, then the timed fits run
+round-robin: ``for rep in repeats: for method in methods: for width in widths``. A fit's
+time covers everything the method does inside ``fit`` (model construction, init, data
+conversion, training) but not the data generation or the test evaluation.
+
+Reading the table
+-----------------
+``ms/epoch`` is the median over the repeats of (fit time / epochs), per network;
+``spread`` the min-max over the repeats. ``vs sklearn`` and ``vs skorch`` are the other
+method's median divided by this one's, at the same width: > 1 means this method is faster.
+Absolute times drift by up to 1.5x on a shared machine; the ratios, measured in one
+round-robin run, are what to compare. ``test MSE`` is measured on the 2000 test points
+(median over the repeats; for engine16 over all networks of all repeats) and ``/Var`` is it
+divided by the variance of the test targets; a method "learns" when this is < 0.7 (a
+full run exits with status 2 if one does not). ``other load`` is the median number of cores
+that *other* processes kept busy during the timed fits (/proc/stat minus this process): on
+the 2-core machine, anything near 1 or above means the cell was contended and its absolute
+time inflated; ``--wait-idle S`` waits up to S seconds for a quieter machine before each fit.
+
+The last line checks the targets: engine (K=1) >= 2x faster per epoch than sklearn and
+>= 3x faster than skorch at every width, and engine16 >= 5x faster per network than
+sklearn at every width. ``--profile`` instead runs the engine under ``torch.profiler`` and
+prints where its time goes.
+
+Usage: ``python benchmarks/bench_training.py [--quick] [--widths 500 2000] [--epochs 50]
+[--repeats 3] [--threads 1] [--wait-idle 0] [--methods sklearn skorch torch engine engine16
+regressor] [--profile]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+try:  # run as a script (benchmarks/ on sys.path) or as benchmarks.bench_training
+    from _common import (
+        Cell,
+        Measurement,
+        fmt_num,
+        fmt_ratio,
+        machine_info,
+        markdown_table,
+        median_spread,
+        pin_threads,
+        round_robin,
+        stderr_log,
+        timed,
+    )
+except ImportError:  # pragma: no cover
+    from benchmarks._common import (
+        Cell,
+        Measurement,
+        fmt_num,
+        fmt_ratio,
+        machine_info,
+        markdown_table,
+        median_spread,
+        pin_threads,
+        round_robin,
+        stderr_log,
+        timed,
+    )
+
+N_TRAIN = 1000
+N_TEST = 2000
+N_FEATURES = 4
+BATCH = 50
+LR = 0.01
+MOMENTUM = 0.9
+K_STACK = 16
+DATA_SEED = 0
+LEARN_THRESHOLD = 0.7  # test MSE / Var(y_test) below this counts as learning
+
+METHODS = {
+    "sklearn": "sklearn MLPRegressor (float32 X)",
+    "skorch": "skorch NeuralNetRegressor",
+    "torch": "plain torch loop (autograd + torch.optim)",
+    "engine": "engine, K=1, all layers",
+    "engine16": f"engine, K={K_STACK} stacked, per network",
+    "regressor": "TwoLayerReLURegressor (W only, padded, lr 0.005)",
+}
+
+
+# --------------------------------------------------------------------------- data
+def make_data():
+    from sklearn_overparam.datasets import make_composite_sine
+
+    X, y = make_composite_sine(N_TRAIN + N_TEST, n_features=N_FEATURES, random_state=DATA_SEED)
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    return X[:N_TRAIN], y[:N_TRAIN], X[N_TRAIN:], y[N_TRAIN:]
+
+
+# ------------------------------------------------------------------------ methods
+# Each fit_* trains on (X, y) and returns (timing Measurement, test predictions (K, n_test)).
+
+
+def fit_sklearn(X, y, Xte, m, epochs, seed):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    def fit():
+        reg = MLPRegressor(
+            hidden_layer_sizes=(m,), activation="relu", solver="sgd", learning_rate="constant",
+            learning_rate_init=LR, momentum=MOMENTUM, nesterovs_momentum=False,
+            batch_size=BATCH, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
+            shuffle=True, alpha=0.0, early_stopping=False, random_state=seed,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return reg.fit(X, y)
+
+    t = timed(fit)
+    assert t.payload.n_iter_ == epochs, t.payload.n_iter_
+    return t, t.payload.predict(Xte)[None, :]
+
+
+def _sequential(m):
+    import torch
+
+    return torch.nn.Sequential(
+        torch.nn.Linear(N_FEATURES, m), torch.nn.ReLU(), torch.nn.Linear(m, 1)
+    )
+
+
+def fit_skorch(X, y, Xte, m, epochs, seed):
+    import torch
+    from skorch import NeuralNetRegressor
+
+    y2 = y.reshape(-1, 1)
+
+    def fit():
+        torch.manual_seed(seed)  # module init and the DataLoader shuffle use torch's RNG
+        net = NeuralNetRegressor(
+            module=_sequential(m), criterion=torch.nn.MSELoss, optimizer=torch.optim.SGD,
+            lr=LR, optimizer__momentum=MOMENTUM, batch_size=BATCH, max_epochs=epochs,
+            train_split=None, iterator_train__shuffle=True, verbose=0, device="cpu",
+        )
+        return net.fit(X, y2)
+
+    t = timed(fit)
+    assert len(t.payload.history) == epochs
+    return t, t.payload.predict(Xte)[:, 0][None, :]
+
+
+def fit_torch(X, y, Xte, m, epochs, seed):
+    import torch
+
+    def fit():
+        torch.manual_seed(seed)
+        model = _sequential(m)
+        opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+        loss_fn = torch.nn.MSELoss()
+        Xt, Yt = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(1)
+        gen = torch.Generator().manual_seed(seed)
+        n = Xt.shape[0]
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=gen)
+            for s in range(0, n, BATCH):
+                idx = perm[s : s + BATCH]
+                opt.zero_grad()
+                loss = loss_fn(model(Xt[idx]), Yt[idx])
+                loss.backward()
+                opt.step()
+        return model
+
+    t = timed(fit)
+    with torch.no_grad():
+        pred = t.payload(torch.from_numpy(Xte))[:, 0].numpy()
+    return t, pred[None, :]
+
+
+def _fit_engine(X, y, Xte, m, epochs, seeds):
+    import torch
+
+    from sklearn_overparam.nn import azll_two_layer, forward, init_params
+    from sklearn_overparam.training import NetworkObjective, SGDConfig, train
+
+    spec = azll_two_layer(N_FEATURES, m).with_trainable("all")
+
+    def fit():
+        params = init_params(spec, seeds, dtype=torch.float32)
+        config = SGDConfig(learning_rate=LR, momentum=MOMENTUM, batch_size=BATCH,
+                           max_epochs=epochs, sampling="shuffle", tol=None)
+        with torch.no_grad():
+            train(NetworkObjective(spec, "squared"), params, torch.from_numpy(X),
+                  torch.from_numpy(y).unsqueeze(1), config, seeds)
+        return params
+
+    t = timed(fit)
+    with torch.no_grad():
+        pred = forward(spec, t.payload, torch.from_numpy(Xte))[:, :, 0].numpy()
+    return t, pred
+
+
+def fit_engine(X, y, Xte, m, epochs, seed):
+    return _fit_engine(X, y, Xte, m, epochs, [seed])
+
+
+def fit_engine16(X, y, Xte, m, epochs, seed):
+    t, pred = _fit_engine(X, y, Xte, m, epochs, [seed * K_STACK + k for k in range(K_STACK)])
+    t.seconds /= K_STACK  # per network
+    return t, pred
+
+
+def fit_regressor(X, y, Xte, m, epochs, seed):
+    from sklearn_overparam import TwoLayerReLURegressor
+
+    def fit():
+        return TwoLayerReLURegressor(n_hidden=m, max_iter=epochs, tol=None,
+                                     random_state=seed).fit(X, y)
+
+    t = timed(fit)
+    assert t.payload.n_iter_ == epochs
+    return t, t.payload.predict(Xte)[None, :]
+
+
+FITS = {
+    "sklearn": fit_sklearn,
+    "skorch": fit_skorch,
+    "torch": fit_torch,
+    "engine": fit_engine,
+    "engine16": fit_engine16,
+    "regressor": fit_regressor,
+}
+
+
+# ----------------------------------------------------------------------- benchmark
+def run_benchmark(args) -> int:
+    wall_start = time.perf_counter()
+    info = machine_info(args.threads)
+    X, y, Xte, yte = make_data()
+    var_y = float(np.var(yte.astype(np.float64)))
+
+    def make_cell(method, m):
+        reps = iter(range(1, args.repeats + 1))  # seed of the fit = repeat number (1-based)
+
+        def run():
+            t, pred = FITS[method](X, y, Xte, m, args.epochs, next(reps))
+            mse = np.mean((pred.astype(np.float64) - yte) ** 2, axis=1)
+            return Measurement(t.seconds, mse, t.other_load)
+
+        def warmup():
+            FITS[method](X, y, Xte, m, 1, 0)
+
+        return Cell((method, m), run, warmup)
+
+    cells = [make_cell(method, m) for method in args.methods for m in args.widths]
+
+    def describe(cell, meas):
+        ms = meas.seconds / args.epochs * 1e3
+        return f"{ms:.2f} ms/epoch, test MSE/Var {np.median(meas.payload) / var_y:.3f}"
+
+    results = round_robin(cells, args.repeats, log=stderr_log, describe=describe,
+                          wait_idle=args.wait_idle)
+
+    ms = {}
+    for key in results.measurements:
+        ms[key] = median_spread([s / args.epochs * 1e3 for s in results.seconds(key)])
+
+    def ratio(ref, key):
+        if (ref, key[1]) not in ms:
+            return float("nan")
+        return ms[(ref, key[1])][0] / ms[key][0]
+
+    rows, not_learning = [], []
+    for method in args.methods:
+        for m in args.widths:
+            key = (method, m)
+            med, lo, hi = ms[key]
+            mses = np.concatenate(results.payloads(key))
+            mse = float(np.median(mses))
+            learns = mse / var_y < LEARN_THRESHOLD
+            note = "yes" if learns else "**NO**"
+            if method == "engine16":
+                worst = float(np.max(mses)) / var_y
+                note += f" (worst net {worst:.2f})"
+            if not learns:
+                not_learning.append(f"{method} m={m}")
+            load = statistics.median(results.other_loads(key))
+            rows.append([
+                METHODS[method], m, fmt_num(med), f"{fmt_num(lo)}–{fmt_num(hi)}",
+                fmt_ratio(ratio("sklearn", key)), fmt_ratio(ratio("skorch", key)),
+                fmt_num(mse), f"{mse / var_y:.3f}", note, f"{load:.2f}",
+            ])
+
+    out = []
+    out.append(f"# Training benchmark: two-layer ReLU net d={N_FEATURES} -> m -> 1, "
+               f"composite sine, N={N_TRAIN} (test {N_TEST}), batch {BATCH}, SGD momentum "
+               f"{MOMENTUM}, lr {LR}, {args.epochs} epochs, float32, MSE")
+    out.append("")
+    out.extend(info)
+    out.extend([
+        "- load average at end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()),
+        f"- repeats: {args.repeats} (round-robin; medians and min–max spread), "
+        f"1 warm-up fit of 1 epoch per method and width; wait for idle before each fit: "
+        f"{args.wait_idle:g} s max",
+        f"- Var(y_test) = {var_y:.3f}; 'learns' means test MSE / Var(y) < {LEARN_THRESHOLD}",
+    ])
+    out.append("")
+    out.append(markdown_table(
+        ["method", "m", "ms/epoch (median)", "spread (min–max)", "vs sklearn", "vs skorch",
+         "test MSE", "MSE/Var(y)", "learns", "other load"],
+        rows,
+    ))
+    out.append("")
+    out.append("ms/epoch is per network (engine16: total / 16). 'vs X' = X's median / this "
+               "median (> 1: this method is faster). sklearn minimises half the MSE; engine "
+               "uses the [AZLL] init (W, b ~ N(0, 1/m), A ~ N(0, 1)), the others PyTorch's / "
+               "Glorot's; regressor trains W only with its own defaults. 'other load' = "
+               "median cores kept busy by other processes during the timed fits (of "
+               f"{os.cpu_count()}; from /proc/stat, coarse).")
+    out.append("")
+    out.append(_checks(ms, args))
+    if not_learning:
+        out.append("NOT LEARNING (test MSE >= 0.7 Var(y)): " + ", ".join(not_learning)
+                   + (" [--quick / few epochs: informational]" if args.epochs < 50 else ""))
+    out.append(f"wall time of the run: {time.perf_counter() - wall_start:.1f} s")
+    print("\n".join(out), flush=True)
+    return 2 if not_learning and args.epochs >= 50 else 0
+
+
+def _checks(ms, args) -> str:
+    targets = [("engine", "sklearn", 2.0), ("engine", "skorch", 3.0), ("engine16", "sklearn", 5.0)]
+    parts = []
+    for method, ref, target in targets:
+        label = f"{method} >= {target:g}x {ref}"
+        values = []
+        for m in args.widths:
+            if (method, m) in ms and (ref, m) in ms:
+                values.append((m, ms[(ref, m)][0] / ms[(method, m)][0]))
+        if len(values) < len(args.widths):
+            parts.append(f"{label}: n/a (method not run)")
+            continue
+        ok = all(v >= target for _, v in values)
+        shown = ", ".join(f"m={m} {v:.2f}x" for m, v in values)
+        parts.append(f"{label} [{shown}] {'PASS' if ok else 'FAIL'}")
+    return "CHECKS: " + " | ".join(parts)
+
+
+# ------------------------------------------------------------------------- profile
+def run_profile(args) -> int:
+    """Where the engine's time goes: torch.profiler over ``train`` for each width."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from sklearn_overparam.nn import azll_two_layer, init_params
+    from sklearn_overparam.training import NetworkObjective, SGDConfig, train
+
+    X, y, _, _ = make_data()
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(1)
+    epochs = min(args.epochs, 5)
+    steps = epochs * N_TRAIN // BATCH
+    print("\n".join(machine_info(args.threads)))
+    for k in (1, K_STACK):
+        for m in args.widths:
+            spec = azll_two_layer(N_FEATURES, m).with_trainable("all")
+            seeds = list(range(k))
+            config = SGDConfig(learning_rate=LR, momentum=MOMENTUM, batch_size=BATCH,
+                               max_epochs=epochs, tol=None)
+
+            def go(spec=spec, seeds=seeds, config=config):
+                params = init_params(spec, seeds)
+                with torch.no_grad():
+                    train(NetworkObjective(spec, "squared"), params, Xt, Yt, config, seeds)
+
+            go()  # warm-up
+            plain = timed(go).seconds
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                go()
+            print(f"\n## engine K={k} m={m}: {plain / steps * 1e3:.3f} ms/step unprofiled "
+                  f"({plain / epochs * 1e3:.1f} ms/epoch), {steps} steps profiled")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18))
+    return 0
+
+
+# ---------------------------------------------------------------------------- main
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Training speed per epoch of sklearn, skorch, a plain torch loop and "
+        "this library's stacked engine on the [AZLL] composite-sine task (PERFORMANCE.md "
+        "protocol: round-robin over repeats, medians, ratios within one run).",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: 5 epochs, 1 repeat (unless --epochs/--repeats given)")
+    parser.add_argument("--widths", type=int, nargs="+", default=[500, 2000],
+                        help="hidden widths m (default: 500 2000)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs per fit (default 50; 5 with --quick)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="round-robin repeats (default 3; 1 with --quick)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for torch (intra-op) and every BLAS/OpenMP pool via "
+                        "threadpoolctl (default 1)")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                        help="methods to run, in this order (default: all)")
+    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                        help="before each timed fit, wait up to SECONDS for the other "
+                        "processes to use < 0.5 cores (default 0: no wait)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the engine (K=1 and K=16) with torch.profiler instead "
+                        "of benchmarking (at most 5 epochs)")
+    args = parser.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = 5 if args.quick else 50
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    if args.epochs < 1 or args.repeats < 1:
+        parser.error("--epochs and --repeats must be >= 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    # import every library with a native thread pool before limiting the pools
+    pin_threads(args.threads, preload=["numpy", "scipy.linalg", "sklearn.neural_network",
+                                       "torch", "skorch", "sklearn_overparam"])
+    if args.profile:
+        return run_profile(args)
+    return run_benchmark(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
