@@ -163,3 +163,24 @@ def test_network_module_view_predicts_like_estimator(sine):
         out = net(torch.as_tensor(reg._network_input(Xt), dtype=torch.float32))
     np.testing.assert_allclose(out[:, 0].numpy(), reg.predict(Xt), rtol=1e-4, atol=1e-5)
     assert [n for n, p in net.named_parameters() if p.requires_grad] == ["W0"]
+
+
+def test_two_layer_early_stopping_restores_best_epoch(sine):
+    """early_stopping holds out data, records R^2 per epoch and keeps the best epoch's weights."""
+    X, y, _, _ = sine
+    reg = TwoLayerReLURegressor(n_hidden=64, learning_rate_init=0.1, max_iter=60,
+                                early_stopping=True, validation_fraction=0.2,
+                                n_iter_no_change=5, random_state=0).fit(X, y)
+    scores = reg.validation_scores_
+    assert len(scores) == reg.n_iter_ == len(reg.loss_curve_)
+    assert reg.best_validation_score_ == pytest.approx(max(scores))
+    assert -1.0 < reg.best_validation_score_ <= 1.0
+
+
+def test_two_layer_lr_decay_epoch_half_divides_by_ten(sine):
+    """lr_decay_epoch='half' divides the step size by lr_decay_factor at max_iter // 2."""
+    X, y, _, _ = sine
+    reg = TwoLayerReLURegressor(n_hidden=16, learning_rate_init=0.01, max_iter=6, tol=None,
+                                random_state=0).fit(X, y)
+    np.testing.assert_allclose(reg.history_["learning_rate"], [0.01] * 3 + [0.001] * 3,
+                               rtol=1e-6)
