@@ -118,7 +118,7 @@ def thread_limit(n_threads: int | None = None):
     budget = [before]
     if n_threads is not None:
         budget.append(int(n_threads))
-    else:
+    elif before > 1:  # already single-threaded: nothing to ask threadpoolctl (~3 ms)
         env = os.environ.get("OMP_NUM_THREADS")
         if env and env.isdigit() and int(env) > 0:
             budget.append(int(env))

@@ -82,8 +82,8 @@ def empirical_ntk(
         networks, the parameters with ``requires_grad=True`` for modules.
     block_size : int, default=None
         Rows of ``X`` and ``Y`` per block (any ``n``, no divisibility needed). ``None``:
-        512 for ``"structured"``; for the Jacobian paths as many rows as keep one block of
-        Jacobian rows under 256 MiB (at most 512).
+        512 for ``"structured"`` on CPU (4096 on GPU); for the Jacobian paths as many rows
+        as keep one block of Jacobian rows under 256 MiB (at most 512).
     dtype : {"float32", "float64"}, default=None
         Compute and output dtype; ``None`` uses the model's (float32 is fast; float64 is
         the reference).
@@ -95,6 +95,11 @@ def empirical_ntk(
     -------
     K : ndarray of shape (n_X, n_Y) or (n_X, n_Y, k, k), or dict of str to ndarray
         The Gram in ``dtype``; a dict of per-tensor Grams when ``per_layer``.
+
+    See Also
+    --------
+    sklearn_overparam.kernels.relu_ntk_kernel : The infinite-width limit of this kernel
+        (divided by the width, under the maps given in its Notes).
 
     Notes
     -----
@@ -117,6 +122,22 @@ def empirical_ntk(
     Jacot, Gabriel, Hongler (2018), Neural tangent kernel. SPEC section 4 ([AZLL] finite
     NTK) and section 7.2 ([CCZG] per-layer kernels). Novak et al. (2022), Fast finite width
     neural tangent kernel (the implementation strategies of neural-tangents).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overparam.kernels import empirical_ntk
+    >>> from sklearn_overparam.nn import ReLUNet, cczg_deep
+    >>> net = ReLUNet(cczg_deep(n_features=3, width=32, depth=3))
+    >>> X = np.random.default_rng(0).normal(size=(4, 3))
+    >>> K = empirical_ntk(net, X)
+    >>> K.shape
+    (4, 4)
+    >>> parts = empirical_ntk(net, X, per_layer=True)
+    >>> list(parts)
+    ['W0', 'W1', 'W2']
+    >>> bool(np.allclose(sum(parts.values()), K, rtol=1e-5))
+    True
     """
     if method not in METHODS:
         raise ValueError(

@@ -18,7 +18,7 @@ import warnings
 import torch
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from ._empirical_structured import _block_rows, mirror_upper_blocks
+from ._empirical_structured import block_rows, mirror_upper_blocks
 
 # Rows per block when ``block_size`` is None: as many as keep one block of Jacobian rows
 # (``rows * k * P`` numbers) under this many bytes, and never more than 512 rows.
@@ -94,7 +94,7 @@ def jacobian_gram(fn, X, Y, *, k, full, per_layer, block_size):
     per_row = k * fn.n_params() * X.element_size()
     if block_size is None:
         block_size = _default_rows(fn, k, X.element_size())
-    rows_x, rows_y = _block_rows(X.shape[0], block_size), _block_rows(Yv.shape[0], block_size)
+    rows_x, rows_y = block_rows(X.shape[0], block_size), block_rows(Yv.shape[0], block_size)
     keep = Yv.shape[0] * per_row <= JACOBIAN_CACHE_BYTES
     cache = {}
 
@@ -137,7 +137,7 @@ def ntk_vp_gram(fn, X, Y, *, k, full, per_layer, block_size):
     Yv = X if symmetric else Y
     if block_size is None:
         block_size = max(1, _default_rows(fn, k, X.element_size()) // 2)
-    rows_x, rows_y = _block_rows(X.shape[0], block_size), _block_rows(Yv.shape[0], block_size)
+    rows_x, rows_y = block_rows(X.shape[0], block_size), block_rows(Yv.shape[0], block_size)
     shape = (X.shape[0], Yv.shape[0]) + ((k, k) if full else ())
     outs = _outputs(fn, shape, per_layer, X.dtype, X.device)
     groups = [[name] for name in fn.params] if per_layer else [list(fn.params)]

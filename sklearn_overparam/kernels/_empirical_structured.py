@@ -22,6 +22,8 @@ import torch
 # benchmarks/bench_kernels.py): blocks of ~500 rows keep gemm near its peak rate while the
 # skipped lower block triangle stays close to half of the work.
 DEFAULT_BLOCK_ROWS = 512
+# On a GPU the per-block launch overhead dominates small blocks; bigger ones fill the device.
+DEFAULT_BLOCK_ROWS_ACCELERATOR = 4096
 
 
 @dataclass
@@ -108,8 +110,11 @@ def factors(net: StructuredNet, X: torch.Tensor) -> dict[int, tuple]:
     return out
 
 
-def _block_rows(n: int, block_size: int | None) -> list[tuple[int, int]]:
-    size = DEFAULT_BLOCK_ROWS if block_size is None else block_size
+def block_rows(n: int, block_size: int | None, device=None) -> list[tuple[int, int]]:
+    if block_size is None:
+        on_cpu = device is None or torch.device(device).type == "cpu"
+        block_size = DEFAULT_BLOCK_ROWS if on_cpu else DEFAULT_BLOCK_ROWS_ACCELERATOR
+    size = block_size
     n_blocks = max(1, math.ceil(n / size))
     # Equal-sized blocks (n need not be divisible): the last block is never a sliver.
     edges = [round(i * n / n_blocks) for i in range(n_blocks + 1)]
@@ -178,13 +183,13 @@ def structured_gram(
     """
     symmetric = Y is None
     k = net.n_outputs
-    rows_x = _block_rows(X.shape[0], block_size)
+    rows_x = block_rows(X.shape[0], block_size, X.device)
     fx = [factors(net, X[a:b]) for a, b in rows_x]
     if symmetric:
         rows_y, fy = rows_x, fx
         n_y = X.shape[0]
     else:
-        rows_y = _block_rows(Y.shape[0], block_size)
+        rows_y = block_rows(Y.shape[0], block_size, X.device)
         fy = [factors(net, Y[a:b]) for a, b in rows_y]
         n_y = Y.shape[0]
     shape = (X.shape[0], n_y) + ((k, k) if full else ())

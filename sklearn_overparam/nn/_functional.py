@@ -165,8 +165,9 @@ def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
     """Gradients of layer ``l`` when the layer above has one output: ``g`` is ``(K, n, 1)``.
 
     With ``M = 1[h_out > 0]`` and ``a`` the weights above, ``dW_l = a^T * (M^T (g h_in))``
-    and ``db_l = a^T * (M^T g)`` (computed transposed): one mask pass and one thin matmul instead of forming and
-    masking the ``(K, n, m)`` backpropagated gradient (about 25% of a 2-layer step).
+    and ``db_l = a^T * (M^T g)`` (computed transposed): one mask pass and one thin matmul
+    instead of forming and masking the ``(K, n, m)`` backpropagated gradient (about 25% of
+    a 2-layer step).
     """
     mask = torch.gt(h_out, 0, out=mask) if mask is not None else (h_out > 0).to(h_out.dtype)
     if f"W{l}" in wanted:
