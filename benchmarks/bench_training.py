@@ -1,6 +1,6 @@
 """Training speed of the stacked engine against what a user would pick instead.
 
-Protocol (``/work/shared/PERFORMANCE.md``, "Training")
+Protocol (``../shared/PERFORMANCE.md``, "Training")
 ------------------------------------------------------
 Data: ``make_composite_sine`` ([AZLL] Figure 1: x uniform on S^3, d=4), N=1000 training
 points and 2000 test points, float32. Network: two-layer ReLU net d=4 -> m -> 1 with a bias
@@ -19,9 +19,10 @@ Methods (all in this process; torch and every BLAS/OpenMP pool pinned to ``--thr
               unless told), PyTorch's default init.
 ``torch``     a plain loop: the same ``nn.Sequential``, autograd, ``torch.optim.SGD``,
               manual shuffled minibatches (``randperm`` + indexing, no DataLoader).
-``engine``    this library's ``training.train`` with K=1 on ``azll_two_layer(4, m)
-              .with_trainable("all")``: W, b and the output layer A all train. Its init is
-              the [AZLL] one, W, b ~ N(0, 1/m), A ~ N(0, 1), and it has no output bias.
+``engine``    this library's ``training.train`` with K=1 on the very network of the torch
+              loop: ``ReLUNetSpec`` with biases in both layers, all tensors trained,
+              initialised from ``Sequential(Linear, ReLU, Linear)`` under the same seed
+              (PyTorch's default init), so the two differ only in how a step is computed.
 ``engine16``  the same with K=16 stacked networks (16 seeds) in one call; its time is
               reported *per network* (total / 16).
 ``regressor`` ``TwoLayerReLURegressor`` in its own mode: only W trains (b, A frozen at
@@ -206,16 +207,34 @@ def fit_torch(X, y, Xte, m, epochs, seed):
     return t, pred[None, :]
 
 
+def _torch_default_params(m, seeds):
+    """The stacked parameters of ``_sequential(m)`` built under each seed (PyTorch init)."""
+    import torch
+
+    nets = []
+    for seed in seeds:
+        torch.manual_seed(seed)  # the same module init as the torch loop and skorch
+        nets.append(_sequential(m))
+    layers = {"W0": 0, "b0": 0, "W1": 2, "b1": 2}
+    return {
+        name: torch.stack([(net[i].weight if name[0] == "W" else net[i].bias).detach()
+                           for net in nets])
+        for name, i in layers.items()
+    }
+
+
 def _fit_engine(X, y, Xte, m, epochs, seeds):
     import torch
 
-    from sklearn_overparam.nn import azll_two_layer, forward, init_params
+    from sklearn_overparam.nn import LayerSpec, ReLUNetSpec, forward
     from sklearn_overparam.training import NetworkObjective, SGDConfig, train
 
-    spec = azll_two_layer(N_FEATURES, m).with_trainable("all")
+    # the very network of the torch loop: biases in both layers, PyTorch's default init
+    spec = ReLUNetSpec((LayerSpec(N_FEATURES, m, 0.0, bias=True),
+                        LayerSpec(m, 1, 0.0, bias=True))).with_trainable("all")
 
     def fit():
-        params = init_params(spec, seeds, dtype=torch.float32)
+        params = _torch_default_params(m, seeds)
         config = SGDConfig(learning_rate=LR, momentum=MOMENTUM, batch_size=BATCH,
                            max_epochs=epochs, sampling="shuffle", tol=None)
         with torch.no_grad():
@@ -341,9 +360,9 @@ def run_benchmark(args) -> int:
     ))
     out.append("")
     out.append("ms/epoch is per network (engine16: total / 16). 'vs X' = X's median / this "
-               "median (> 1: this method is faster). sklearn minimises half the MSE; engine "
-               "uses the [AZLL] init (W, b ~ N(0, 1/m), A ~ N(0, 1)), the others PyTorch's / "
-               "Glorot's; regressor trains W only with its own defaults. 'other load' = "
+               "median (> 1: this method is faster). sklearn minimises half the MSE (Glorot "
+               "init); engine and engine16 train the torch loop's network from its PyTorch "
+               "init; regressor trains W only with its own defaults. 'other load' = "
                "median cores kept busy by other processes during the timed fits (of "
                f"{os.cpu_count()}; from /proc/stat, coarse).")
     out.append("")

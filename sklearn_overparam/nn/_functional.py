@@ -60,8 +60,27 @@ def _buffer(workspace, key, shape, ref):
     return buf
 
 
+# A bias is folded into the weight matrix for thin inputs (fan-in <= THIN_INPUT) when the
+# layer output is large enough (>= FOLD_MIN_OUTPUT entries) for the saved pass to beat the
+# two extra small concatenations.
+THIN_INPUT = 32
+FOLD_MIN_OUTPUT = 2**17
+
+
+def _fold_bias(h, n_out, K):
+    return h.shape[-1] <= THIN_INPUT and K * h.shape[-2] * n_out >= FOLD_MIN_OUTPUT
+
+
+def _with_ones(h):
+    return torch.cat([h, h.new_ones(h.shape[:-1] + (1,))], dim=-1)
+
+
 def _affine(h, W, b, out=None):
     # h: (n, in) shared or (K, n, in); W: (K, out, in); b: (K, out) or None.
+    if b is not None and _fold_bias(h, W.shape[1], W.shape[0]):
+        # [h, 1] [W, b]^T: for a thin input the small concatenations are far cheaper than
+        # broadcasting the bias over the (K, n, out) output (baddbmm's hidden copy)
+        h, W, b = _with_ones(h), torch.cat([W, b.unsqueeze(2)], dim=2), None
     Wt = W.transpose(1, 2)
     if h.dim() == 2:
         z = torch.matmul(h, Wt) if out is None else torch.matmul(h, Wt, out=out)
@@ -170,10 +189,17 @@ def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
     a 2-layer step).
     """
     mask = torch.gt(h_out, 0, out=mask) if mask is not None else (h_out > 0).to(h_out.dtype)
-    if f"W{l}" in wanted:
+    want_w, want_b = f"W{l}" in wanted, f"b{l}" in wanted
+    if want_w and want_b and _fold_bias(h_in, mask.shape[-1], mask.shape[0]):
+        # both from one matmul on [h_in, 1]
+        gh = (g * _with_ones(h_in)).transpose(-1, -2)
+        both = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
+        grads[f"W{l}"], grads[f"b{l}"] = both[..., :-1], both[..., -1]
+        return
+    if want_w:
         gh = (g * h_in).transpose(-1, -2)  # (K, fan_in, n): long dimension last (see above)
         grads[f"W{l}"] = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
-    if f"b{l}" in wanted:
+    if want_b:
         grads[f"b{l}"] = torch.bmm(g.transpose(1, 2), mask).mul_(W_above).squeeze(1)
 
 

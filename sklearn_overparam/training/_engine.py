@@ -228,8 +228,11 @@ def train(
     base_lr = _per_copy(config.learning_rate, K, "learning_rate", device, dtype)
     wd = _per_copy(config.weight_decay, K, "weight_decay", device, dtype)
     use_wd = bool((wd != 0).any())
-    wd_views = {n: _view(wd, params[n]) for n in names}
-    bufs = {n: torch.zeros_like(params[n]) for n in names} if config.momentum else {}
+    # one fused (foreach) update over all trained tensors: 3 kernel launches per step
+    # instead of 3 per tensor, which is most of the step of a small network
+    plist = [params[n] for n in names]
+    wd_list = [_view(wd, p) for p in plist]
+    bufs = [torch.zeros_like(p) for p in plist] if config.momentum else None
 
     gens = [make_generator(s) for s in seeds]
     sampler = _Sampler(X.shape[0], config.batch_size, config.sampling, gens, device)
@@ -263,7 +266,7 @@ def train(
         decayed = config.lr_decay_epoch is not None and epoch >= config.lr_decay_epoch
         lr_np = base_lr.cpu().numpy() * (config.lr_decay_factor if decayed else 1.0) * active
         lr = torch.as_tensor(lr_np, dtype=dtype, device=device)
-        lr_views = {n: _view(lr, params[n]) for n in names}
+        lr_list = [_view(lr, p) for p in plist]
         epoch_loss = torch.zeros(K, dtype=dtype, device=device)
         for idx in sampler.epoch():
             if snap_step is not None:
@@ -277,13 +280,14 @@ def train(
                 xb, yb, frac = X[idx], Y[idx], idx.shape[1] / (sampler.steps * sampler.batch)
             value, grads = objective.loss_and_grads(params, xb, yb)
             epoch_loss.add_(value, alpha=frac)
-            for n in names:
-                p, g = params[n], grads[n]
-                if use_wd:
-                    g.addcmul_(p, wd_views[n])
-                if config.momentum:
-                    g = bufs[n].mul_(config.momentum).add_(g)
-                p.addcmul_(g, lr_views[n], value=-1.0)
+            update = [grads[n] for n in names]
+            if use_wd:
+                torch._foreach_addcmul_(update, plist, wd_list)
+            if bufs is not None:
+                torch._foreach_mul_(bufs, config.momentum)
+                torch._foreach_add_(bufs, update)
+                update = bufs
+            torch._foreach_addcmul_(plist, update, lr_list, value=-1.0)
             step += 1
 
         loss_np = epoch_loss.cpu().numpy().astype(np.float64)

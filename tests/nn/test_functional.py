@@ -27,8 +27,16 @@ SPECS = {
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 @pytest.mark.parametrize("shared_input", [True, False])
-def test_backward_matches_float64_autograd(name, shared_input):
-    """The hand-written backward equals autograd for every architecture and trainable set."""
+@pytest.mark.parametrize("fold_bias", [False, True])
+def test_backward_matches_float64_autograd(name, shared_input, fold_bias, monkeypatch):
+    """The hand-written backward equals autograd for every architecture and trainable set.
+
+    ``fold_bias`` forces the folded-bias fast path of thin layers on these small shapes.
+    """
+    import sklearn_overparam.nn._functional as functional
+
+    if fold_bias:
+        monkeypatch.setattr(functional, "FOLD_MIN_OUTPUT", 0)
     spec = SPECS[name].with_trainable("all")
     K, n = 3, 9
     params = init_params(spec, [1, 2, 3], dtype=torch.float64)
@@ -119,3 +127,21 @@ def test_spec_rejects_unknown_trainable_name():
     """Asking to train a tensor the network does not have is a ValueError naming it."""
     with pytest.raises(ValueError, match="b1"):
         azll_two_layer(3, 4).with_trainable(["W0", "b1"])
+
+
+def test_forward_backward_with_workspace_reuse_buffers():
+    """With a workspace, repeated calls reuse buffers and still give autograd's gradients."""
+    spec = azll_two_layer(4, 9, 1).with_trainable("all")
+    params = init_params(spec, [0, 1], dtype=torch.float64)
+    ws = {}
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(2):
+        X = torch.randn(2, 6, 4, generator=gen, dtype=torch.float64)
+        G = torch.randn(2, 6, 1, generator=gen, dtype=torch.float64)
+        out, hidden = forward(spec, params, X, return_hidden=True, workspace=ws)
+        mine = backward(spec, params, hidden, G, workspace=ws)
+        leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+        auto = torch.autograd.grad((forward(spec, leaves, X) * G).sum(), list(leaves.values()))
+        for k, a in zip(leaves, auto):
+            torch.testing.assert_close(mine[k], a, rtol=1e-10, atol=1e-12)
+    assert len(ws) >= 2
