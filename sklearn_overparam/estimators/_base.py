@@ -128,8 +128,23 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
         )
 
-    def _trainable(self, spec: ReLUNetSpec):
-        return spec.trainable
+    def _init_network(self, X, Y, random_state):
+        """Input map, architecture and initial parameters for a fit.
+
+        Every estimator draws the same two seeds in the same order (initialization, then
+        training), so estimators sharing ``random_state`` and architecture share the
+        network: the conjugate-kernel and NTK baselines see the learner's initialization.
+        Returns the network inputs, the spec, the parameters (a stack of one, on the
+        training device), a numpy copy of them and the training seed.
+        """
+        init_seed, train_seed = draw_seeds(random_state, 2)
+        device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
+        self._fit_input_map(X)
+        Z = self._network_input(X)
+        spec = self._build_spec(Z.shape[1], self._n_net_outputs(Y))
+        params = init_params(spec, [init_seed], dtype=dtype, device=device)
+        initial = {n: to_numpy(p[0]).copy() for n, p in params.items()}
+        return Z, spec, params, initial, train_seed
 
     def _fit_network(self, X, Y, *, stratify=None, early_stopping=None):
         """Initialise and train the network on validated ``X`` and prepared targets ``Y``.
@@ -137,15 +152,10 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         Sets the fitted attributes only once training has succeeded.
         """
         random_state = check_random_state(self.random_state)
-        init_seed, train_seed = draw_seeds(random_state, 2)
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
-        self._fit_input_map(X)
-        Z = self._network_input(X)
-        spec = self._build_spec(Z.shape[1], self._n_net_outputs(Y))
-        config = self._sgd_config(Z.shape[0])
         with torch.no_grad(), thread_limit():
-            params = init_params(spec, [init_seed], dtype=dtype, device=device)
-            initial = {n: to_numpy(p[0]).copy() for n, p in params.items()}
+            Z, spec, params, initial, train_seed = self._init_network(X, Y, random_state)
+            config = self._sgd_config(Z.shape[0])
             objective, trained = self._objective(spec, params)
             validation = None
             if self.early_stopping if early_stopping is None else early_stopping:

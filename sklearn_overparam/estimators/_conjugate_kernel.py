@@ -9,9 +9,9 @@ import torch
 from sklearn.utils import check_random_state
 
 from .._compat import Interval, StrOptions, _fit_context
-from .._torch import draw_seeds, resolve_device, resolve_dtype, thread_limit, to_numpy, to_tensor
+from .._torch import thread_limit, to_numpy, to_tensor
 from ..kernels._solvers import ridge_features
-from ..nn import azll_three_layer, azll_two_layer, forward, init_params
+from ..nn import azll_three_layer, azll_two_layer, forward
 from ._base import SGD_CONSTRAINTS, BaseReLUNetwork
 from ._docs import fill_doc
 from ._regressors import _RegressorMixin
@@ -176,19 +176,14 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
             return self._fit_closed_form(X, Y)
 
     def _fit_closed_form(self, X, Y):
-        # the same two seeds, in the same order, as the network learners draw
-        init_seed, _ = draw_seeds(check_random_state(self.random_state), 2)
-        device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
-        self._fit_input_map(X)
-        Z = self._network_input(X)
-        spec = self._build_spec(Z.shape[1], Y.shape[1])
-        last = f"W{spec.depth - 1}"
         with torch.no_grad(), thread_limit():
-            params = init_params(spec, [init_seed], dtype=dtype, device=device)
-            _, hidden = forward(spec, params, to_tensor(Z, dtype=dtype, device=device),
+            Z, spec, params, initial, _ = self._init_network(
+                X, Y, check_random_state(self.random_state))
+            W0 = params["W0"]
+            _, hidden = forward(spec, params, to_tensor(Z, dtype=W0.dtype, device=W0.device),
                                 return_hidden=True)
             Phi = to_numpy(hidden[-1][0]).astype(np.float64)
-        initial = {n: to_numpy(p[0]).copy() for n, p in params.items()}
+        last = f"W{spec.depth - 1}"
         coef = ridge_features(Phi, Y, Z.shape[0] * self.alpha / 2.0).T
         fitted = dict(initial)
         fitted[last] = coef.astype(initial[last].dtype)

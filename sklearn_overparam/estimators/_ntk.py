@@ -10,9 +10,6 @@ from sklearn.utils import check_random_state
 
 from .._compat import Interval, StrOptions, _fit_context
 from .._torch import (
-    draw_seeds,
-    resolve_device,
-    resolve_dtype,
     thread_limit,
     to_numpy,
     to_tensor,
@@ -20,7 +17,7 @@ from .._torch import (
 from ..kernels._analytic import relu_ntk_kernel
 from ..kernels._empirical import empirical_ntk
 from ..kernels._solvers import ridge_kernel
-from ..nn import azll_three_layer, azll_two_layer, forward, init_params
+from ..nn import azll_three_layer, azll_two_layer, forward
 from ..training import LinearizedObjective, linearized_forward
 from ._base import SGD_CONSTRAINTS, BaseReLUNetwork
 from ._docs import fill_doc
@@ -214,20 +211,16 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
             X, Y = self._validate_fit_data(X, y)
             if self.solver == "sgd":
                 return self._fit_network(X, Y)
-            init_seed, _ = draw_seeds(check_random_state(self.random_state), 2)
-            self._fit_input_map(X)
-            Z = self._network_input(X)
-            spec = self._build_spec(Z.shape[1], Y.shape[1])
-            device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
             with torch.no_grad(), thread_limit():
-                params0 = init_params(spec, [init_seed], dtype=dtype, device=device)
-                initial = {n: to_numpy(p[0]).copy() for n, p in params0.items()}
-                f0 = self._f0(spec, params0, Z, dtype, device)
+                Z, spec, params0, initial, _ = self._init_network(
+                    X, Y, check_random_state(self.random_state))
+                W0 = params0["W0"]
+                f0 = self._f0(spec, params0, Z, W0.dtype, W0.device)
             K = self._gram(spec, initial, Z, None)
             target = Y - f0
             coef = ridge_kernel(K, target, Z.shape[0] * self.alpha / 2.0)
             self._store_network(spec, initial, initial)
-            self.X_fit_ = Z.astype(np.float32 if dtype == torch.float32 else np.float64)
+            self.X_fit_ = Z
             self.dual_coef_ = coef
             self._record_closed_form(float(np.mean((K @ coef - target) ** 2)))
             return self

@@ -145,3 +145,22 @@ def test_forward_backward_with_workspace_reuse_buffers():
         for k, a in zip(leaves, auto):
             torch.testing.assert_close(mine[k], a, rtol=1e-10, atol=1e-12)
     assert len(ws) >= 2
+
+
+def test_relunet_trains_under_skorch():
+    """ReLUNet is a plain module for skorch: only the paper's trainable tensors move."""
+    skorch = pytest.importorskip("skorch")
+    spec = azll_two_layer(4, 32)
+    gen = torch.Generator().manual_seed(0)
+    X = torch.nn.functional.normalize(torch.randn(200, 4, generator=gen), dim=1)
+    y = torch.sin(3 * X[:, :1])
+    net = skorch.NeuralNetRegressor(
+        ReLUNet, module__spec=spec, module__seed=3, optimizer=torch.optim.SGD, lr=0.02,
+        optimizer__momentum=0.9, batch_size=50, max_epochs=30, train_split=None, verbose=0,
+    ).fit(X.numpy(), y.numpy())
+    before = ReLUNet(spec, seed=3)
+    after = net.module_
+    assert not torch.equal(after.W0, before.W0)
+    assert torch.equal(after.b0, before.b0) and torch.equal(after.W1, before.W1)
+    losses = net.history[:, "train_loss"]
+    assert losses[-1] < 0.5 * losses[0]
