@@ -130,6 +130,8 @@ class _Sampler:
         self.full = batch_size is None or (batch_size >= n and sampling != "replacement")
         self.batch = n if self.full else int(batch_size)
         self.steps = 1 if self.full else math.ceil(n / self.batch)
+        # samples visited per epoch (the weights of the per-batch losses in the epoch loss)
+        self.per_epoch = self.steps * self.batch if sampling == "replacement" else n
 
     def epoch(self):
         if self.full:
@@ -277,7 +279,7 @@ def train(
             if idx is None:
                 xb, yb, frac = X, Y, 1.0
             else:
-                xb, yb, frac = X[idx], Y[idx], idx.shape[1] / (sampler.steps * sampler.batch)
+                xb, yb, frac = X[idx], Y[idx], idx.shape[1] / sampler.per_epoch
             value, grads = objective.loss_and_grads(params, xb, yb)
             epoch_loss.add_(value, alpha=frac)
             update = [grads[n] for n in names]

@@ -259,3 +259,16 @@ def test_linearized_forward_matches_torch_func_jvp(trainable):
     _, mine = obj.loss_and_grads(delta, X, Y)
     for n, a in zip(leaves, auto):
         torch.testing.assert_close(mine[n], a, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("sampling", ["shuffle", "sequential"])
+def test_epoch_loss_is_the_mean_over_samples_with_partial_batch(sampling):
+    """With a partial last batch the epoch loss still weights every sample once."""
+    spec = azll_two_layer(5, 8)
+    X, Y = _data(n=53)
+    params = init_params(spec, [0], dtype=torch.float64)
+    obj = NetworkObjective(spec, "squared")
+    full = obj.value(params, X, Y).item()
+    res = train(obj, params, X, Y, SGDConfig(learning_rate=0.0, batch_size=10, max_epochs=1,
+                                             sampling=sampling, tol=None), [0])
+    assert res.history.loss[0][0] == pytest.approx(full, rel=1e-12)
