@@ -1,8 +1,10 @@
 # Two commands on a fresh machine with Python 3.11 and pip: `make demo` and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
-# CPU wheel by default; GPU users override, e.g. `make test TORCH_SPEC='torch==2.13.0+cu126'`.
+# CPU wheel by default; GPU users override both, e.g.
+#   make test TORCH_SPEC=torch==2.13.0 TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX_URL ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -13,7 +15,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install --quiet -e ".[test,bench,plot]"
 	touch $(STAMP)
 
