@@ -275,28 +275,9 @@ def main(argv=None):
     print(f"idle child baseline RSS: {base_kib / 1024:.0f} MiB", flush=True)
 
     cells = [(depth, n) for depth in args.depths for n in args.sizes]
-    times = {}  # (kind, depth, n) -> list of seconds
-    peaks = {}  # (kind, depth, n) -> max peak MiB
-    skip = set()
-    for rep in range(args.repeats):
-        for depth, n in cells:
-            kinds = ["structured"]
-            if n <= args.jacrev_max_n and ("jacrev", depth, n) not in skip:
-                kinds.append("jacrev")
-            if rep % 2:
-                kinds.reverse()
-            for kind in kinds:
-                _wait_idle(args.idle_wait)
-                res = _run_child({"kind": kind, "depth": depth, "n": n,
-                                  "threads": args.threads})
-                key = (kind, depth, n)
-                times.setdefault(key, []).append(res["time"])
-                peak = (res["maxrss_kib"] - base_kib) / 1024
-                peaks[key] = max(peaks.get(key, 0.0), peak)
-                if kind == "jacrev" and res["time"] > args.jacrev_once_above:
-                    skip.add(key)
-                print(f"  rep {rep} {kind:10s} L={depth} n={n}: {res['time']:.3f} s, "
-                      f"{peak:.0f} MiB", flush=True)
+    times, peaks = _round_robin(
+        args, cells, lambda n: ["structured"] + (["jacrev"] if n <= args.jacrev_max_n else []),
+        base_kib)
 
     analytic_rows = _analytic(args, base_kib)
 
@@ -333,6 +314,35 @@ def main(argv=None):
         print(row)
 
 
+def _round_robin(args, cells, kinds_of, base_kib):
+    """Time every ``(kind, depth, n)`` cell in a fresh child, round-robin over the repeats.
+
+    ``kinds_of(n)`` lists the methods of a cell; their order alternates between repeats.
+    A cell slower than ``--jacrev-once-above`` seconds runs only once. Returns
+    ``times[(kind, depth, n)]`` (list of seconds) and ``peaks[...]`` (max MiB over the idle
+    child).
+    """
+    times, peaks, once = {}, {}, set()
+    for rep in range(args.repeats):
+        for depth, n in cells:
+            kinds = [k for k in kinds_of(n) if (k, depth, n) not in once]
+            if rep % 2:
+                kinds.reverse()
+            for kind in kinds:
+                _wait_idle(args.idle_wait)
+                res = _run_child({"kind": kind, "depth": depth, "n": n,
+                                  "threads": args.threads})
+                key = (kind, depth, n)
+                times.setdefault(key, []).append(res["time"])
+                peak = (res["maxrss_kib"] - base_kib) / 1024
+                peaks[key] = max(peaks.get(key, 0.0), peak)
+                if res["time"] > args.jacrev_once_above:
+                    once.add(key)
+                print(f"  rep {rep} {kind:10s} L={depth} n={n}: {res['time']:.3f} s, "
+                      f"{peak:.0f} MiB", flush=True)
+    return times, peaks
+
+
 def _analytic(args, base_kib):
     """Rows for relu_ntk_kernel float32 vs float64 (time, peak, relative error)."""
     try:
@@ -344,7 +354,7 @@ def _analytic(args, base_kib):
         return []
     import torch
 
-    times, peaks, errors = {}, {}, {}
+    errors = {}
     cells = [(depth, n) for depth in args.depths for n in args.analytic_sizes]
     for depth, n in cells:
         X = _inputs(torch, n).double().numpy()
@@ -352,19 +362,7 @@ def _analytic(args, base_kib):
         K32 = relu_ntk_kernel(X, depth=depth, dtype=np.float32)
         errors[(depth, n)] = float(np.abs(K32 - K64).max() / np.abs(K64).max())
         del K32, K64
-    for rep in range(args.repeats):
-        for depth, n in cells:
-            kinds = ["analytic32", "analytic64"]
-            if rep % 2:
-                kinds.reverse()
-            for kind in kinds:
-                _wait_idle(args.idle_wait)
-                res = _run_child({"kind": kind, "depth": depth, "n": n,
-                                  "threads": args.threads})
-                key = (kind, depth, n)
-                times.setdefault(key, []).append(res["time"])
-                peaks[key] = max(peaks.get(key, 0.0), (res["maxrss_kib"] - base_kib) / 1024)
-                print(f"  rep {rep} {kind} L={depth} n={n}: {res['time']:.3f} s", flush=True)
+    times, peaks = _round_robin(args, cells, lambda n: ["analytic32", "analytic64"], base_kib)
     rows = []
     for depth, n in cells:
         for kind, label in (("analytic32", "float32"), ("analytic64", "float64")):

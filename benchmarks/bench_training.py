@@ -69,35 +69,19 @@ import time
 import warnings
 
 import numpy as np
-
-try:  # run as a script (benchmarks/ on sys.path) or as benchmarks.bench_training
-    from _common import (
-        Cell,
-        Measurement,
-        fmt_num,
-        fmt_ratio,
-        machine_info,
-        markdown_table,
-        median_spread,
-        pin_threads,
-        round_robin,
-        stderr_log,
-        timed,
-    )
-except ImportError:  # pragma: no cover
-    from benchmarks._common import (
-        Cell,
-        Measurement,
-        fmt_num,
-        fmt_ratio,
-        machine_info,
-        markdown_table,
-        median_spread,
-        pin_threads,
-        round_robin,
-        stderr_log,
-        timed,
-    )
+from _common import (  # benchmarks/ is on sys.path when run as a script
+    Cell,
+    Measurement,
+    fmt_num,
+    fmt_ratio,
+    machine_info,
+    markdown_table,
+    median_spread,
+    pin_threads,
+    round_robin,
+    stderr_log,
+    timed,
+)
 
 N_TRAIN = 1000
 N_TEST = 2000
