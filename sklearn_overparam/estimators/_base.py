@@ -86,14 +86,19 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
 
     _loss = "squared"
 
+    def _clear_fitted(self):
+        for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, key)
+
     @contextlib.contextmanager
     def _atomic_fit(self):
-        """On any error (divergence, KeyboardInterrupt) leave the estimator unfitted."""
+        """A fit starts from no fitted state (nothing stale survives a refit with other
+        settings) and on any error (divergence, KeyboardInterrupt) leaves none behind."""
+        self._clear_fitted()
         try:
             yield
         except BaseException:
-            for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
-                delattr(self, key)
+            self._clear_fitted()
             raise
 
     # ------------------------------------------------------------------ inputs

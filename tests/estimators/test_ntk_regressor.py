@@ -101,3 +101,15 @@ def test_ntk_sgd_with_analytic_kernel_is_rejected(sine):
     X, y, _, _ = sine
     with pytest.raises(ValueError, match="kernel='empirical'"):
         NTKRegressor(kernel="analytic", solver="sgd").fit(X, y)
+
+
+def test_ntk_refit_with_other_solver_leaves_no_stale_state(sine):
+    """A refit with another solver predicts like a fresh fit (no stale fitted attributes)."""
+    X, y, Xt, _ = sine
+    est = NTKRegressor(n_hidden=10, solver="sgd", max_iter=2, tol=None, random_state=0)
+    est.fit(X, y)
+    assert hasattr(est, "increments_")
+    est.set_params(solver="closed_form").fit(X, y)
+    fresh = NTKRegressor(n_hidden=10, random_state=0).fit(X, y)
+    assert not hasattr(est, "increments_")
+    np.testing.assert_array_equal(est.predict(Xt), fresh.predict(Xt))
