@@ -134,8 +134,3 @@ def thread_limit(n_threads: int | None = None):
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
 
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued kernels on ``device`` (for timing only)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)

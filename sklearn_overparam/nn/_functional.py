@@ -203,8 +203,6 @@ def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
         grads[f"b{l}"] = torch.bmm(g.transpose(1, 2), mask).mul_(W_above).squeeze(1)
 
 
-def copy_params(params: dict[str, torch.Tensor], index=None) -> dict[str, torch.Tensor]:
-    """Deep copy of a parameter dict, optionally of the copies ``index`` only."""
-    if index is None:
-        return {n: p.clone() for n, p in params.items()}
-    return {n: p[index].clone() for n, p in params.items()}
+def copy_params(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Deep copy of a parameter dict."""
+    return {n: p.clone() for n, p in params.items()}

@@ -102,12 +102,6 @@ class ReLUNetSpec:
         )
         return cls(layers, float(output_multiplier), frozenset(trainable), name)
 
-    def lowest_trainable_layer(self) -> int:
-        """Index of the first layer holding a trainable tensor (``depth`` if none)."""
-        for l in range(self.depth):
-            if f"W{l}" in self.trainable or f"b{l}" in self.trainable:
-                return l
-        return self.depth
 
 
 def _check_positive_int(name, value):
