@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from .estimators import (  # noqa: E402
     ConjugateKernelRegressor,
+    HalfSpherePadding,
     InconsistentVersionWarning,
     NTKRegressor,
     TwoLayerReLURegressor,
@@ -15,6 +16,7 @@ from .estimators import (  # noqa: E402
 
 __all__ = [
     "ConjugateKernelRegressor",
+    "HalfSpherePadding",
     "InconsistentVersionWarning",
     "NTKRegressor",
     "TwoLayerReLURegressor",

@@ -2,11 +2,13 @@
 
 from ._base import InconsistentVersionWarning
 from ._conjugate_kernel import ConjugateKernelRegressor
+from ._input_map import HalfSpherePadding
 from ._ntk import NTKRegressor
 from ._regressors import TwoLayerReLURegressor
 
 __all__ = [
     "ConjugateKernelRegressor",
+    "HalfSpherePadding",
     "InconsistentVersionWarning",
     "NTKRegressor",
     "TwoLayerReLURegressor",

@@ -1,21 +1,30 @@
-"""Glue shared by the network estimators: validation, randomness, engine call, fitted state."""
+"""The estimator template shared by every network estimator of the library.
+
+``fit`` is written once, here: validate (task mixin) -> resolve the effective settings in
+one place (``_settings``) -> the initial network (input map, spec, parameters, seeds) ->
+the estimator's own ``_fit`` (its solver dispatch) -> fitted state. ``predict`` reads
+fitted state only, so ``set_params`` after ``fit`` never changes predictions.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
-from numbers import Integral, Real
+from dataclasses import dataclass
 
 import numpy as np
+import sklearn
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import InconsistentVersionWarning as _SklearnVersionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import __version__
-from .._compat import Interval, StrOptions
+from .._compat import _fit_context
 from .._torch import (
     draw_seeds,
     resolve_device,
@@ -24,67 +33,120 @@ from .._torch import (
     to_numpy,
     to_tensor,
 )
-from ..nn import ReLUNet, ReLUNetSpec, fit_half_padding_scale, forward, init_params, pad_half
+from ..nn import ReLUNet, ReLUNetSpec, dead_layers, forward, init_params
 from ..training import NetworkObjective, SGDConfig, train
+from ._input_map import HalfSpherePadding
 
 PREDICT_CHUNK = 8192
 
 
-class InconsistentVersionWarning(UserWarning):
-    """A pickled estimator is loaded by another version of sklearn_overparam."""
+class InconsistentVersionWarning(_SklearnVersionWarning):
+    """A pickled estimator is loaded by another version of sklearn_overparam.
+
+    A subclass of scikit-learn's warning of the same name, so a filter for that one
+    matches this one too.
+    """
+
+    def __init__(self, *, estimator_name, current_version, original_version):
+        super().__init__(estimator_name=estimator_name,
+                         current_sklearn_version=sklearn.__version__,
+                         original_sklearn_version=sklearn.__version__)
+        self.current_version = current_version
+        self.original_version = original_version
+
+    def __str__(self):
+        return (
+            f"Trying to unpickle estimator {self.estimator_name} from sklearn_overparam "
+            f"version {self.original_version} when using version {self.current_version}. "
+            "This might lead to breaking code or invalid results. Use at your own risk."
+        )
 
 
-SGD_CONSTRAINTS = {
-    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-    "momentum": [Interval(Real, 0, 1, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "max_iter": [Interval(Integral, 1, None, closed="left")],
-    "lr_decay_epoch": [StrOptions({"half"}), Interval(Integral, 0, None, closed="left"), None],
-    "lr_decay_factor": [Interval(Real, 0, None, closed="neither")],
-    "alpha": [Interval(Real, 0, None, closed="left")],
-    "tol": [Interval(Real, 0, None, closed="left"), None],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "shuffle": ["boolean"],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-    "progress_bar": ["boolean"],
-    "callbacks": [list, tuple, None],
-    "device": [str],
-    "dtype": [StrOptions({"float32", "float64"})],
-}
+def warn_user(message, category=UserWarning):
+    """``warnings.warn`` with the stack level of the first frame outside the library
+    (and outside scikit-learn's wrappers), so the warning points at the user's line."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        ("sklearn_overparam.", "sklearn.", "contextlib")
+    ):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class VersionedPickleMixin:
     """Record the library version in pickles and warn when another version loads them."""
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # a copy: object.__getstate__ may return the live __dict__
+        state = dict(super().__getstate__())
         state["_sklearn_overparam_version"] = __version__
         return state
 
     def __setstate__(self, state):
         version = state.pop("_sklearn_overparam_version", None)
         if version != __version__:
-            warnings.warn(
-                f"Trying to unpickle {type(self).__name__} from sklearn_overparam version "
-                f"{version} when using version {__version__}. This might lead to breaking "
-                "code or invalid results. Use at your own risk.",
-                InconsistentVersionWarning,
-                stacklevel=2,
-            )
+            warn_user(InconsistentVersionWarning(estimator_name=type(self).__name__,
+                                                 current_version=__version__,
+                                                 original_version=version))
         super().__setstate__(state)
 
 
-class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
-    """Fit/predict machinery for estimators whose model is one network of :mod:`nn`.
+@dataclass
+class FitSettings:
+    """The effective settings of one fit, resolved in one place (``_settings``)."""
 
-    Subclasses define ``_build_spec(n_inputs, n_outputs)`` and, for their loss and targets,
-    ``_loss``, ``_prepare_targets`` and ``_validation_score``.
+    solver: str
+    config: SGDConfig | None = None
+    early_stopping: bool = False
+
+
+@dataclass
+class InitialNetwork:
+    """What every solver starts from: network inputs, architecture, parameters, seeds."""
+
+    Z: np.ndarray
+    spec: ReLUNetSpec
+    params: dict
+    initial: dict
+    train_seed: int
+    device: torch.device
+    dtype: torch.dtype
+
+
+class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
+    """Fit/predict template for estimators whose model is one network of :mod:`nn`.
+
+    Subclasses supply ``_build_spec(n_inputs, n_outputs)``, ``_settings(n_samples)`` and
+    ``_fit(net, Y, settings, random_state)``; task mixins supply ``_validate_fit_data``,
+    ``_loss`` and ``_validation_score``.
     """
 
     _loss = "squared"
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the estimator on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        with self._atomic_fit():
+            X, Y = self._validate_fit_data(X, y)
+            settings = self._settings(X.shape[0])
+            random_state = check_random_state(self.random_state)
+            with torch.no_grad(), thread_limit():
+                net = self._initial_network(X, Y, random_state)
+                self._fit(net, Y, settings, random_state)
+        return self
 
     def _clear_fitted(self):
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
@@ -101,26 +163,15 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
             self._clear_fitted()
             raise
 
-    # ------------------------------------------------------------------ inputs
-    def _fit_input_map(self, X):
-        padding = getattr(self, "input_padding", None)
-        if padding == "half":
-            self.input_scale_ = fit_half_padding_scale(X)
-
-    def _network_input(self, X):
-        """Map validated raw inputs to what the network sees (SPEC 1.1 padding)."""
-        if getattr(self, "input_padding", None) == "half":
-            return pad_half(X, self.input_scale_)
-        return X
-
-    # -------------------------------------------------------------- the engine
+    # ------------------------------------------------------------- settings
     def _lr_decay_epoch(self):
         if self.lr_decay_epoch == "half":
             return self.max_iter // 2
         return self.lr_decay_epoch
 
-    def _sgd_config(self, n_samples):
-        return SGDConfig(
+    def _settings(self, n_samples) -> FitSettings:
+        """Minibatch momentum SGD from the optimizer parameters (the [AZLL] Sec. 7 mode)."""
+        config = SGDConfig(
             learning_rate=self.learning_rate_init,
             momentum=self.momentum,
             weight_decay=self.alpha,
@@ -132,67 +183,66 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
         )
+        return FitSettings(solver=getattr(self, "solver", "sgd"), config=config,
+                           early_stopping=self.early_stopping)
 
-    def _init_network(self, X, Y, random_state):
-        """Input map, architecture and initial parameters for a fit.
+    # -------------------------------------------------------------- network
+    def _initial_network(self, X, Y, random_state) -> InitialNetwork:
+        """Input map, architecture and initial parameters (a stack of one, on device).
 
         Every estimator draws the same two seeds in the same order (initialization, then
         training), so estimators sharing ``random_state`` and architecture share the
         network: the conjugate-kernel and NTK baselines see the learner's initialization.
-        Returns the network inputs, the spec, the parameters (a stack of one, on the
-        training device), a numpy copy of them and the training seed.
         """
         init_seed, train_seed = draw_seeds(random_state, 2)
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
-        self._fit_input_map(X)
+        padding = getattr(self, "input_padding", None)
+        self.input_map_ = HalfSpherePadding().fit(X) if padding == "half" else None
         Z = self._network_input(X)
         spec = self._build_spec(Z.shape[1], self._n_net_outputs(Y))
         params = init_params(spec, [init_seed], dtype=dtype, device=device)
         initial = {n: to_numpy(p[0]).copy() for n, p in params.items()}
-        return Z, spec, params, initial, train_seed
+        return InitialNetwork(Z, spec, params, initial, train_seed, device, dtype)
 
-    def _fit_network(self, X, Y, *, stratify=None, early_stopping=None):
-        """Initialise and train the network on validated ``X`` and prepared targets ``Y``.
+    def _network_input(self, X):
+        """What the network sees for validated raw inputs (the fitted input map)."""
+        return X if self.input_map_ is None else self.input_map_._transform(X)
 
-        Sets the fitted attributes only once training has succeeded.
-        """
-        random_state = check_random_state(self.random_state)
-        device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
-        with torch.no_grad(), thread_limit():
-            Z, spec, params, initial, train_seed = self._init_network(X, Y, random_state)
-            config = self._sgd_config(Z.shape[0])
-            objective, trained = self._objective(spec, params)
-            validation = None
-            if self.early_stopping if early_stopping is None else early_stopping:
-                Z, Z_val, Y, Y_val = self._split_validation(Z, Y, random_state, stratify)
-                validation = (
-                    to_tensor(Z_val, dtype=dtype, device=device),
-                    self._targets_tensor(Y_val, dtype, device),
-                )
-            result = train(
-                objective,
-                trained,
-                to_tensor(Z, dtype=dtype, device=device),
-                self._targets_tensor(Y, dtype, device),
-                config,
-                [train_seed],
-                validation=validation,
-                validation_score=self._validation_score if validation else None,
-                callbacks=tuple(self.callbacks or ()),
-                verbose=self.verbose,
-                progress_bar=self.progress_bar,
+    # ------------------------------------------------------------- training
+    def _objective(self, net):
+        """What the engine trains: the network itself under ``self._loss``."""
+        return NetworkObjective(net.spec, self._loss), net.params
+
+    def _train(self, net, Y, settings, random_state, *, stratify=None):
+        """Run the engine on the objective of ``net``; store the trained network."""
+        objective, trained = self._objective(net)
+        Z, validation = net.Z, None
+        if settings.early_stopping:
+            Z, Z_val, Y, Y_val = self._split_validation(Z, Y, random_state, stratify)
+            validation = (to_tensor(Z_val, dtype=net.dtype, device=net.device),
+                          self._targets_tensor(Y_val, net.dtype, net.device))
+        Zt = to_tensor(Z, dtype=net.dtype, device=net.device)
+        result = train(
+            objective, trained, Zt, self._targets_tensor(Y, net.dtype, net.device),
+            settings.config, [net.train_seed],
+            validation=validation,
+            validation_score=self._validation_score if validation else None,
+            callbacks=tuple(self.callbacks or ()),
+            verbose=self.verbose,
+            progress_bar=self.progress_bar,
+        )
+        if bool(dead_layers(net.spec, net.params, Zt)[0]):
+            raise ValueError(
+                "Training diverged: every hidden unit of a layer is inactive on the training "
+                f"data after {int(result.n_epochs[0])} epoch(s) (dead ReLUs: the model is "
+                f"constant). Use a smaller learning rate (learning_rate_init="
+                f"{self.learning_rate_init:g}) or scale the inputs and targets "
+                "(e.g. StandardScaler)."
             )
-        self._store_trained(spec, {n: to_numpy(p[0]) for n, p in result.params.items()},
-                            initial)
-        self._record_history(result, validation is not None, config)
-        return self
-
-    def _objective(self, spec, params):
-        """What the engine trains: the network itself (``params``) under ``self._loss``."""
-        return NetworkObjective(spec, self._loss), params
-
-    def _store_trained(self, spec, trained, initial):
-        self._store_network(spec, trained, initial)
+        self._store_network(net.spec, {n: to_numpy(p[0]) for n, p in net.params.items()},
+                            net.initial)
+        self._record_history(result, validation is not None, settings.config)
+        return result
 
     def _record_history(self, result, has_validation, config):
         """Fitted loss/validation attributes from an engine run; warn if it did not converge."""
@@ -208,12 +258,11 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
         if config.tol is not None and not result.converged[0] and not result.stopped_by_callback:
-            warnings.warn(
+            warn_user(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet. Increase max_iter or set tol=None to run "
                 "a fixed number of epochs.",
                 ConvergenceWarning,
-                stacklevel=4,
             )
 
     def _record_closed_form(self, loss):
@@ -249,14 +298,14 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         self.intercepts_ = [params.get(f"b{l}") for l in range(spec.depth)]
         self.initial_coefs_ = [initial[f"W{l}"] for l in range(spec.depth)]
         self.output_multiplier_ = float(spec.output_multiplier)
+        self.trainable_ = tuple(spec.trainable_names)
 
     def _fitted_spec(self) -> ReLUNetSpec:
-        trainable = self._build_spec(self.coefs_[0].shape[1], self.coefs_[-1].shape[0]).trainable
         return ReLUNetSpec.from_shapes(
             [w.shape for w in self.coefs_],
             [b is not None for b in self.intercepts_],
             output_multiplier=self.output_multiplier_,
-            trainable=trainable,
+            trainable=self.trainable_,
             name=type(self).__name__,
         )
 
@@ -271,15 +320,20 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
 
     @property
     def network_(self) -> ReLUNet:
-        """The fitted network as a ``torch.nn.Module`` (a float32 CPU copy).
+        """The fitted network as a ``torch.nn.Module`` on *raw* inputs (float32, CPU).
 
-        Its input is the *network* input: apply :meth:`_network_input` (the padding of
-        ``input_padding``) to validated raw features first.
+        ``network_(torch.as_tensor(X, dtype=torch.float32))`` equals ``predict(X)`` up to
+        float32 rounding: the fitted input map (``input_map_``) is its first step
+        (``network_.input_map``), and ``network_.stacked_params()`` are the weights in the
+        layout of :mod:`sklearn_overparam.nn`. Trainable tensors have ``requires_grad``.
         """
         check_is_fitted(self)
-        spec = self._fitted_spec()
-        return ReLUNet(spec, self._fitted_params(torch.float32, torch.device("cpu")))
+        input_map = None if self.input_map_ is None else self.input_map_.to_torch()
+        return ReLUNet(self._fitted_spec(), self._fitted_params(torch.float32,
+                                                                torch.device("cpu")),
+                       input_map=input_map)
 
+    # ---------------------------------------------------------------- predict
     def _predict_device(self):
         try:
             return resolve_device(self.device)
@@ -289,26 +343,29 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
 
     def _inference_dtype(self, device):
         # float64 on the CPU: predictions do not depend on how rows are batched (float32
-        # matmul rounding does), at a small cost; the model dtype on accelerators.
-        return torch.float64 if device.type == "cpu" else resolve_dtype(self.dtype)
+        # matmul rounding does), at a small cost; float32 on accelerators.
+        return torch.float64 if device.type == "cpu" else torch.float32
+
+    def _predict_chunks(self, Z, dtype, device):
+        """Outputs ``(n, k)`` of the fitted model on network inputs ``Z`` (a generator of
+        numpy chunks); the network's forward pass unless a subclass predicts otherwise."""
+        spec = self._fitted_spec()
+        params = self._fitted_params(dtype, device)
+        for s in range(0, Z.shape[0], PREDICT_CHUNK):
+            chunk = to_tensor(Z[s : s + PREDICT_CHUNK], dtype=dtype, device=device)
+            yield to_numpy(forward(spec, params, chunk)[0])
 
     def _raw_output(self, X):
-        """Network outputs ``(n, k)`` as float64 numpy for validated raw ``X``."""
+        """Model outputs ``(n, k)`` as float64 numpy for validated raw ``X``."""
         device = self._predict_device()
         dtype = self._inference_dtype(device)
         Z = self._network_input(X)
-        spec = self._fitted_spec()
         with torch.no_grad(), thread_limit():
-            params = self._fitted_params(dtype, device)
-            chunks = [
-                to_numpy(forward(spec, params, to_tensor(Z[s : s + PREDICT_CHUNK],
-                                                         dtype=dtype, device=device))[0])
-                for s in range(0, Z.shape[0], PREDICT_CHUNK)
-            ]
+            chunks = list(self._predict_chunks(Z, dtype, device))
         out = np.concatenate(chunks, axis=0).astype(np.float64, copy=False)
         if not np.all(np.isfinite(out)):
             raise ValueError(
-                "The network output is not finite for some rows of X (overflow). Scale the "
+                "The model output is not finite for some rows of X (overflow). Scale the "
                 "inputs like the training data (e.g. StandardScaler in a Pipeline)."
             )
         return out
@@ -316,8 +373,3 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
     def _validate_predict_input(self, X):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-
-
-def ensure_2d_targets(y):
-    """``(n,)`` targets as ``(n, 1)``; 2-D targets unchanged."""
-    return y.reshape(-1, 1) if y.ndim == 1 else y

@@ -6,18 +6,24 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 
-from .._compat import Interval, StrOptions, _fit_context
+from .._compat import Interval, StrOptions
 from .._torch import thread_limit, to_numpy, to_tensor
-from ..kernels._solvers import ridge_features
+from ..kernels._solvers import ridge_features, ridge_features_loo
 from ..nn import azll_three_layer, azll_two_layer, forward
-from ._base import SGD_CONSTRAINTS, BaseReLUNetwork
-from ._docs import fill_doc
+from ._base import BaseReLUNetwork
+from ._params import INPUT_PADDING, OPTIMIZER, RIDGE_ALPHA, RUNTIME, constraints, fill_doc
 from ._regressors import _RegressorMixin
 
+SGD_AUTO_ALPHA = 1e-4
 
-@fill_doc(lr_default="0.5", max_iter_default="200")
+
+def resolve_alpha(alpha):
+    """The weight decay an ``alpha`` of the closed-form estimators means under SGD."""
+    return SGD_AUTO_ALPHA if alpha == "auto" else alpha
+
+
+@fill_doc(overrides=RIDGE_ALPHA)
 class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
     """Train only the output layer of a random [AZLL] ReLU network (the "(last)" baseline).
 
@@ -26,40 +32,39 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
     (``depth=3``), drawn from exactly the parameters :class:`TwoLayerReLURegressor`
     (or the three-layer learner) draws for the same ``random_state``, ``n_hidden`` and
     ``input_padding``. The model is ``f(x) = A phi(x)`` and the conjugate kernel is
-    ``K(x, x') = <phi(x), phi(x')>`` (SPEC 3).
+    ``K(x, x') = <phi(x), phi(x')>`` ([AZLL] Sec. 7, "(last)"; Daniely 2017).
 
     With ``solver="closed_form"`` the output weights solve the stationarity condition of
     the mean squared loss with PyTorch weight decay ``alpha``,
     ``(2/n) Phi^T (Phi A^T - Y) + alpha A^T = 0``, i.e. ridge regression
     ``A^T = (Phi^T Phi + (n alpha / 2) I)^{-1} Phi^T Y`` (Cholesky, least-squares
-    fallback with a warning when singular). ``solver="sgd"`` runs the paper's momentum
-    SGD on ``A`` from its random initialization; both agree at convergence when
-    ``alpha > 0``.
+    fallback with a warning when singular), with ``alpha`` chosen by leave-one-out
+    error by default. ``solver="sgd"`` runs the paper's momentum SGD on ``A`` from its
+    random initialization; both agree at convergence when ``alpha > 0``.
 
     Parameters
     ----------
-    n_hidden : int, default=1000
+    n_hidden : int, default={{default}}
         Width ``m`` (``m1`` for ``depth=3``).
-    depth : {2, 3}, default=2
+    depth : {2, 3}, default={{default}}
         Number of weight matrices of the network whose last hidden layer gives the features.
-    n_hidden2 : int or None, default=None
+    n_hidden2 : int or None, default={{default}}
         Width ``m2`` of the second hidden layer when ``depth=3`` (default ``n_hidden``).
-    output_scale : float, default=1.0
+    output_scale : float, default={{default}}
         Standard deviation of the initial output weights (SGD's starting point).
     {{input_padding}}
-    solver : {"closed_form", "sgd"}, default="closed_form"
+    solver : {"closed_form", "sgd"}, default={{default}}
         Ridge solve, or momentum SGD on the output layer with the parameters below.
-    {{sgd_params}}
+    {{optimizer}}
+    {{runtime}}
 
     Attributes
     ----------
     {{fit_attributes}}
     n_outputs_ : int
         Number of targets.
-    input_scale_ : float
-        Scale applied to ``X`` before padding (only with ``input_padding="half"``).
-    output_multiplier_ : float
-        Explicit multiplier of the network output (1 here).
+    alpha_ : float
+        The ``alpha`` used (the leave-one-out choice for ``alpha="auto"``).
 
     Notes
     -----
@@ -81,15 +86,14 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
     (1, 100)
     """
 
-    _parameter_constraints = {
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
-        "depth": [Interval(Integral, 2, 3, closed="both")],
-        "n_hidden2": [Interval(Integral, 1, None, closed="left"), None],
-        "output_scale": [Interval(Real, 0, None, closed="neither")],
-        "input_padding": [StrOptions({"half"}), None],
-        "solver": [StrOptions({"closed_form", "sgd"})],
-        **SGD_CONSTRAINTS,
-    }
+    _parameter_constraints = constraints(
+        INPUT_PADDING, OPTIMIZER, RUNTIME, RIDGE_ALPHA,
+        n_hidden=[Interval(Integral, 1, None, closed="left")],
+        depth=[Interval(Integral, 2, 3, closed="both")],
+        n_hidden2=[Interval(Integral, 1, None, closed="left"), None],
+        output_scale=[Interval(Real, 0, None, closed="neither")],
+        solver=[StrOptions({"closed_form", "sgd"})],
+    )
 
     def __init__(
         self,
@@ -106,7 +110,7 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
         max_iter=200,
         lr_decay_epoch="half",
         lr_decay_factor=0.1,
-        alpha=1e-4,
+        alpha="auto",
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -153,43 +157,33 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
                                     n_hidden2=self.n_hidden2, output_scale=self.output_scale)
         return spec.with_trainable([f"W{spec.depth - 1}"])
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit the output layer on the random features of ``X``.
+    def _settings(self, n_samples):
+        settings = super()._settings(n_samples)
+        if self.solver == "sgd":
+            settings.config.weight_decay = resolve_alpha(self.alpha)
+        return settings
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
-
-        Returns
-        -------
-        self : ConjugateKernelRegressor
-            The fitted estimator.
-        """
-        with self._atomic_fit():
-            X, Y = self._validate_fit_data(X, y)
-            if self.solver == "sgd":
-                return self._fit_network(X, Y)
-            return self._fit_closed_form(X, Y)
-
-    def _fit_closed_form(self, X, Y):
-        with torch.no_grad(), thread_limit():
-            Z, spec, params, initial, _ = self._init_network(
-                X, Y, check_random_state(self.random_state))
-            W0 = params["W0"]
-            _, hidden = forward(spec, params, to_tensor(Z, dtype=W0.dtype, device=W0.device),
-                                return_hidden=True)
-            Phi = to_numpy(hidden[-1][0]).astype(np.float64)
-        last = f"W{spec.depth - 1}"
-        coef = ridge_features(Phi, Y, Z.shape[0] * self.alpha / 2.0).T
-        fitted = dict(initial)
-        fitted[last] = coef.astype(initial[last].dtype)
-        self._store_network(spec, fitted, initial)
+    def _fit(self, net, Y, settings, random_state):
+        if settings.solver == "sgd":
+            self.alpha_ = float(settings.config.weight_decay)
+            self._train(net, Y, settings, random_state)
+            return
+        Zt = to_tensor(net.Z, dtype=net.dtype, device=net.device)
+        _, hidden = forward(net.spec, net.params, Zt, return_hidden=True)
+        Phi = to_numpy(hidden[-1][0]).astype(np.float64)
+        n = Phi.shape[0]
+        if self.alpha == "auto":
+            coef, ridge, _ = ridge_features_loo(Phi, Y)
+            self.alpha_ = 2.0 * ridge / n
+        else:
+            self.alpha_ = float(self.alpha)
+            coef = ridge_features(Phi, Y, n * self.alpha_ / 2.0)
+        coef = coef.T
+        last = f"W{net.spec.depth - 1}"
+        fitted = dict(net.initial)
+        fitted[last] = coef.astype(net.initial[last].dtype)
+        self._store_network(net.spec, fitted, net.initial)
         self._record_closed_form(float(np.mean((Phi @ coef.T - Y) ** 2)))
-        return self
 
     def hidden_features(self, X):
         """The random features ``phi(X)`` (the last hidden layer at initialization).
@@ -204,8 +198,7 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
         Phi : ndarray of shape (n_samples, n_hidden_last)
             Conjugate-kernel features; ``Phi @ Phi.T`` is the conjugate kernel.
         """
-        X = self._validate_predict_input(X)
-        Z = self._network_input(X)
+        Z = self._network_input(self._validate_predict_input(X))
         spec = self._fitted_spec()
         with torch.no_grad(), thread_limit():
             params = self._fitted_params(torch.float64, torch.device("cpu"))

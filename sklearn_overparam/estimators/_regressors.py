@@ -8,10 +8,10 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import RegressorMixin
 
-from .._compat import Interval, StrOptions, _fit_context
+from .._compat import Interval, StrOptions
 from ..nn import azll_two_layer
-from ._base import SGD_CONSTRAINTS, BaseReLUNetwork, ensure_2d_targets, validate_data
-from ._docs import fill_doc
+from ._base import BaseReLUNetwork, validate_data
+from ._params import INPUT_PADDING, OPTIMIZER, RUNTIME, constraints, fill_doc
 
 
 class _RegressorMixin(RegressorMixin):
@@ -28,8 +28,16 @@ class _RegressorMixin(RegressorMixin):
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32]
         )
+        if y.dtype.kind not in "fiub":
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"`y` must be numeric for a regressor; got an array of dtype {y.dtype}. "
+                    "Encode the targets as numbers (or use a classifier for labels)."
+                ) from exc
         self._y_ndim = y.ndim
-        Y = ensure_2d_targets(y)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
         self.n_outputs_ = Y.shape[1]
         return X, Y
 
@@ -60,7 +68,7 @@ class _RegressorMixin(RegressorMixin):
         return out[:, 0] if self._y_ndim == 1 else out
 
 
-@fill_doc(lr_default="0.005", max_iter_default="200")
+@fill_doc
 class TwoLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
     """Two-layer ReLU network trained on its hidden weights ([AZLL] Sec. 3 and 7).
 
@@ -72,41 +80,42 @@ class TwoLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
 
     Two solvers: ``"sgd"`` is the practical mode of Sec. 7 (momentum SGD, batch 50,
     step size divided by 10 at half the epochs); ``"alg1"`` is Algorithm 1: batch-1 SGD
-    without momentum, each step drawing one sample uniformly with replacement, returning
-    a uniformly random iterate ``W_t, t < T`` (the iterate Theorem 1 bounds).
+    without momentum, each step drawing one sample uniformly with replacement, for a
+    fixed ``T = max_iter * n_samples`` steps, returning a uniformly random iterate
+    ``W_t, t < T`` (the iterate Theorem 1 bounds).
 
     Parameters
     ----------
-    n_hidden : int, default=1000
+    n_hidden : int, default={{default}}
         Width ``m`` of the hidden layer.
-    output_scale : float, default=1.0
+    output_scale : float, default={{default}}
         Standard deviation ``epsilon_a`` of the frozen output weights. Theorem 1 takes it
         small (``epsilon / Theta~(1)``); the experiments use 1.
     {{input_padding}}
-    solver : {"sgd", "alg1"}, default="sgd"
+    solver : {"sgd", "alg1"}, default={{default}}
         ``"sgd"``: minibatch momentum SGD (Sec. 7). ``"alg1"``: [AZLL] Algorithm 1, batch
-        size 1 with replacement, no momentum, constant step size; ``momentum``,
-        ``batch_size``, ``shuffle``, ``lr_decay_epoch`` and ``early_stopping`` are ignored
-        and an epoch is ``n_samples`` steps.
-    iterate : {"auto", "last", "uniform_random"}, default="auto"
+        size 1 with replacement, no momentum, constant step size and a fixed number of
+        steps: ``momentum``, ``batch_size``, ``shuffle``, ``lr_decay_epoch``,
+        ``early_stopping`` and ``tol`` are ignored (``n_iter_ == max_iter``), and an
+        epoch is ``n_samples`` steps.
+    iterate : {"auto", "last", "uniform_random"}, default={{default}}
         Which iterate is returned: ``"uniform_random"`` draws ``t`` uniformly from
-        ``{0, ..., T-1}`` (Algorithm 1's guarantee), ``"last"`` the final weights;
-        ``"auto"`` is ``"uniform_random"`` for ``solver="alg1"`` and ``"last"`` otherwise.
-    {{sgd_params}}
+        ``{0, ..., T-1}`` before training (Algorithm 1's guarantee), ``"last"`` the final
+        weights; ``"auto"`` is ``"uniform_random"`` for ``solver="alg1"`` and ``"last"``
+        otherwise. The draw has its own random stream: both follow the same trajectory.
+    {{optimizer}}
+    {{runtime}}
 
     Attributes
     ----------
     {{fit_attributes}}
     n_outputs_ : int
         Number of targets ``k``.
-    input_scale_ : float
-        Scale applied to ``X`` before padding (only with ``input_padding="half"``).
-    output_multiplier_ : float
-        Explicit multiplier of the network output (1 here).
 
     See Also
     --------
     ConjugateKernelRegressor : The same network with only the output layer trained.
+    NTKRegressor : Its linearization in the hidden weights (the finite-width NTK).
 
     References
     ----------
@@ -124,14 +133,13 @@ class TwoLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
     (2,)
     """
 
-    _parameter_constraints = {
-        "n_hidden": [Interval(Integral, 1, None, closed="left")],
-        "output_scale": [Interval(Real, 0, None, closed="neither")],
-        "input_padding": [StrOptions({"half"}), None],
-        "solver": [StrOptions({"sgd", "alg1"})],
-        "iterate": [StrOptions({"auto", "last", "uniform_random"})],
-        **SGD_CONSTRAINTS,
-    }
+    _parameter_constraints = constraints(
+        INPUT_PADDING, OPTIMIZER, RUNTIME,
+        n_hidden=[Interval(Integral, 1, None, closed="left")],
+        output_scale=[Interval(Real, 0, None, closed="neither")],
+        solver=[StrOptions({"sgd", "alg1"})],
+        iterate=[StrOptions({"auto", "last", "uniform_random"})],
+    )
 
     def __init__(
         self,
@@ -187,35 +195,19 @@ class TwoLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
     def _build_spec(self, n_inputs, n_outputs):
         return azll_two_layer(n_inputs, self.n_hidden, n_outputs, output_scale=self.output_scale)
 
-    def _sgd_config(self, n_samples):
-        config = super()._sgd_config(n_samples)
+    def _settings(self, n_samples):
+        settings = super()._settings(n_samples)
         iterate = self.iterate
         if iterate == "auto":
             iterate = "uniform_random" if self.solver == "alg1" else "last"
+        config = replace(settings.config, iterate=iterate)
         if self.solver == "alg1":
-            config = replace(
-                config, batch_size=1, momentum=0.0, sampling="replacement", lr_decay_epoch=None
-            )
-        return replace(config, iterate=iterate)
+            # Algorithm 1 has a fixed T: no stopping rule, no schedule, no momentum
+            config = replace(config, batch_size=1, momentum=0.0, sampling="replacement",
+                             lr_decay_epoch=None, tol=None)
+            settings.early_stopping = False
+        settings.config = config
+        return settings
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train the hidden weights on ``(X, y)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
-
-        Returns
-        -------
-        self : TwoLayerReLURegressor
-            The fitted estimator.
-        """
-        with self._atomic_fit():
-            X, Y = self._validate_fit_data(X, y)
-            return self._fit_network(
-                X, Y, early_stopping=self.early_stopping and self.solver == "sgd"
-            )
+    def _fit(self, net, Y, settings, random_state):
+        self._train(net, Y, settings, random_state)

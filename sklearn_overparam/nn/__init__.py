@@ -3,8 +3,8 @@
 Imports torch (and :mod:`sklearn_overparam._torch`) only.
 """
 
-from ._functional import backward, copy_params, forward, init_params
-from ._inputs import fit_half_padding_scale, pad_half
+from ._functional import backward, copy_params, dead_layers, forward, init_params
+from ._inputs import HalfPadding, fit_half_padding_scale, pad_half
 from ._module import ReLUNet
 from ._spec import (
     LayerSpec,
@@ -16,6 +16,7 @@ from ._spec import (
 )
 
 __all__ = [
+    "HalfPadding",
     "LayerSpec",
     "ReLUNet",
     "ReLUNetSpec",
@@ -24,6 +25,7 @@ __all__ = [
     "backward",
     "cczg_deep",
     "copy_params",
+    "dead_layers",
     "fit_half_padding_scale",
     "forward",
     "init_params",

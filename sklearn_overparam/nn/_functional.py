@@ -97,8 +97,12 @@ def forward(
     *,
     return_hidden: bool = False,
     workspace: dict | None = None,
+    multiplier: torch.Tensor | None = None,
 ):
     """Network outputs ``(K, n, k)``; with ``return_hidden`` also the layer inputs.
+
+    The output is multiplied by ``spec.output_multiplier`` and, when given, by the
+    per-copy ``multiplier`` of shape ``(K,)`` (e.g. a decaying ``lambda_t``).
 
     The hidden list holds ``h_0 = X, h_1 = s(z_1), ..., h_{L-1}``: the input of every
     weight matrix, which is all a backward pass through ReLUs needs (``s'(z) = 1[h > 0]``).
@@ -121,6 +125,8 @@ def forward(
             h = z
     if spec.output_multiplier != 1.0:
         h = h.mul_(spec.output_multiplier)
+    if multiplier is not None:
+        h = h.mul_(multiplier.view(-1, 1, 1))
     return (h, hidden) if return_hidden else h
 
 
@@ -131,11 +137,12 @@ def backward(
     grad_out: torch.Tensor,
     names: Sequence[str] | None = None,
     workspace: dict | None = None,
+    multiplier: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Gradients of a loss w.r.t. the tensors ``names`` (default: the trainable ones).
 
     ``grad_out`` is ``dLoss/dOutput`` of shape ``(K, n, k)``, ``hidden`` comes from
-    :func:`forward`. The backward pass stops at the lowest layer that needs a gradient.
+    :func:`forward` and ``multiplier`` is the per-copy one given to it. The backward pass stops at the lowest layer that needs a gradient.
     ReLU derivative convention: ``1[z > 0]`` (PyTorch's).
     """
     names = spec.trainable_names if names is None else tuple(names)
@@ -146,6 +153,8 @@ def backward(
     )
     grads = {}
     g = grad_out * spec.output_multiplier if spec.output_multiplier != 1.0 else grad_out
+    if multiplier is not None:
+        g = g * multiplier.view(-1, 1, 1)
     for l in range(spec.depth - 1, lowest - 1, -1):
         h = hidden[l]
         if l == lowest + 1 and g.shape[2] == 1:
@@ -206,3 +215,23 @@ def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
 def copy_params(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Deep copy of a parameter dict."""
     return {n: p.clone() for n, p in params.items()}
+
+
+def dead_layers(spec: ReLUNetSpec, params: dict[str, torch.Tensor], X: torch.Tensor,
+                chunk: int = 8192) -> torch.Tensor:
+    """``(K,)`` flags: copies with a hidden layer whose every unit is 0 on every row of X.
+
+    Such a network is constant on ``X`` (all its ReLUs are dead); training that kills every
+    unit of a layer has diverged even when the loss stays finite.
+    """
+    K = params["W0"].shape[0]
+    alive = [torch.zeros(K, layer.fan_out, dtype=torch.bool, device=X.device)
+             for layer in spec.layers[:-1]]
+    for s in range(0, X.shape[-2], chunk):
+        _, hidden = forward(spec, params, X[..., s:s + chunk, :], return_hidden=True)
+        for l, h in enumerate(hidden[1:]):
+            alive[l] |= (h > 0).any(dim=1)
+    dead = torch.zeros(K, dtype=torch.bool, device=X.device)
+    for a in alive:
+        dead |= ~a.any(dim=1)
+    return dead

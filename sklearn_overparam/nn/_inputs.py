@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 HALF_RADIUS = math.sqrt(3.0) / 2.0
 
@@ -17,7 +18,7 @@ def fit_half_padding_scale(X: np.ndarray) -> float:
 
 
 def pad_half(X: np.ndarray, scale: float) -> np.ndarray:
-    """Map rows to the unit sphere with last coordinate 1/2 (SPEC 1.1, [AZLL] footnote 4).
+    """Map rows to the unit sphere with last coordinate 1/2 ([AZLL] Sec. 3, footnote 4).
 
     ``x -> (s x, sqrt(3/4 - ||s x||^2), 1/2)``: every output row has norm exactly 1 and
     ``x_d = 1/2``. Rows that ``scale`` sends outside the radius ``sqrt(3)/2`` (test points
@@ -34,3 +35,30 @@ def pad_half(X: np.ndarray, scale: float) -> np.ndarray:
     fill = np.sqrt(np.clip(0.75 - sq, 0.0, None))
     half = np.full(Z.shape[0], 0.5)
     return np.column_stack([Z, fill, half])
+
+
+class HalfPadding(torch.nn.Module):
+    """:func:`pad_half` as a torch module, ``(n, d) -> (n, d + 2)``, for raw-input networks.
+
+    Parameters
+    ----------
+    scale : float
+        The fitted scale (see :func:`fit_half_padding_scale`).
+    """
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = float(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # float64 inside: the fill sqrt(3/4 - ||z||^2) is ill-conditioned near the radius
+        dtype = x.dtype
+        z = x.to(torch.float64) * self.scale
+        sq = z.square().sum(dim=-1, keepdim=True)
+        z = z * torch.where(sq > 0.75, HALF_RADIUS / sq.clamp_min(0.75).sqrt(),
+                            torch.ones_like(sq))
+        fill = (0.75 - z.square().sum(dim=-1, keepdim=True)).clamp_min(0).sqrt()
+        return torch.cat([z, fill, torch.full_like(fill, 0.5)], dim=-1).to(dtype)
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale:g}"

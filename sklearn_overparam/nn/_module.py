@@ -27,9 +27,13 @@ class ReLUNet(torch.nn.Module):
         Which copy of the stack to view.
     seed : int, default=0
         Seed used when ``params`` is omitted.
+    input_map : torch.nn.Module or None, default=None
+        Applied to the input before the first layer (a fitted estimator's input map, e.g.
+        :class:`~sklearn_overparam.nn.HalfPadding`), so the module takes raw inputs.
     """
 
-    def __init__(self, spec: ReLUNetSpec, params=None, index: int = 0, seed: int = 0):
+    def __init__(self, spec: ReLUNetSpec, params=None, index: int = 0, seed: int = 0,
+                 input_map: torch.nn.Module | None = None):
         super().__init__()
         if params is None:
             from ._functional import init_params
@@ -37,6 +41,7 @@ class ReLUNet(torch.nn.Module):
             params = init_params(spec, [seed], dtype=torch.float32)
             index = 0
         self.spec = spec
+        self.input_map = input_map
         for name in spec.param_names:
             tensor = params[name][index].detach().clone()
             self.register_parameter(
@@ -48,6 +53,8 @@ class ReLUNet(torch.nn.Module):
         return {name: getattr(self, name).unsqueeze(0) for name in self.spec.param_names}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_map is not None:
+            x = self.input_map(x)
         return forward(self.spec, self.stacked_params(), x)[0]
 
     def extra_repr(self) -> str:

@@ -1,4 +1,4 @@
-"""Architecture descriptions of the papers' ReLU networks (SPEC section 0).
+"""Architecture descriptions of the papers' ReLU networks (the papers' Sec. 2-3 definitions).
 
 A network is ``f(x) = c * W_L s(... s(W_2 s(W_1 x + b_1) + b_2) ...) + b_L`` with ``s`` the
 ReLU after every layer but the last and ``c`` an explicit output multiplier (the ``sqrt(m)``
@@ -111,7 +111,7 @@ def _check_positive_int(name, value):
 
 
 def azll_two_layer(n_features, n_hidden, n_outputs=1, *, output_scale=1.0) -> ReLUNetSpec:
-    """[AZLL] two-layer network ``F(x) = A s(W x + b)`` (SPEC 1.1-1.2).
+    """[AZLL] two-layer network ``F(x) = A s(W x + b)`` ([AZLL] Sec. 3, Sec. 7).
 
     ``W, b ~ N(0, 1/m)``, ``A ~ N(0, output_scale**2)`` (the paper's ``epsilon_a``); only
     ``W`` trains.
@@ -133,7 +133,7 @@ def azll_two_layer(n_features, n_hidden, n_outputs=1, *, output_scale=1.0) -> Re
 def azll_three_layer(
     n_features, n_hidden, n_outputs=1, *, n_hidden2=None, output_scale=1.0
 ) -> ReLUNetSpec:
-    """[AZLL] three-layer network ``F(x) = A s(V s(W x + b1) + b2)`` (SPEC 2.1-2.2).
+    """[AZLL] three-layer network ``F(x) = A s(V s(W x + b1) + b2)`` ([AZLL] Sec. 4, Sec. 7).
 
     ``W, b1 ~ N(0, 1/m1)``, ``V, b2 ~ N(0, 1/m2)``, ``A ~ N(0, output_scale**2)``;
     ``W`` (``"W0"``) and ``V`` (``"W1"``) train. ``m2`` defaults to ``m1``.
@@ -155,7 +155,7 @@ def azll_three_layer(
 
 
 def ll_two_layer(n_features, n_hidden, n_classes, *, init_std=None, output_init_std=1.0):
-    """[LL] two-layer softmax network ``f_i(x) = sum_r a_{i,r} s(<w_r, x>)`` (SPEC 5.1).
+    """[LL] two-layer softmax network ``f_i(x) = sum_r a_{i,r} s(<w_r, x>)`` ([LL] Sec. 3, eq. (1)).
 
     No biases; ``w_r ~ N(0, init_std**2 I)`` with ``init_std = 1/sqrt(m)`` (assumption A3),
     ``a ~ N(0, output_init_std**2)``; only ``w`` trains.
@@ -172,7 +172,7 @@ def ll_two_layer(n_features, n_hidden, n_classes, *, init_std=None, output_init_
 
 
 def cczg_deep(n_features, width, depth) -> ReLUNetSpec:
-    """[CCZG] deep network ``f(x) = sqrt(m) W_L s(W_{L-1} ... s(W_1 x))`` (SPEC 6.1).
+    """[CCZG] deep network ``f(x) = sqrt(m) W_L s(W_{L-1} ... s(W_1 x))`` ([CCZG] Sec. 2).
 
     No biases, He initialization ``W_l ~ N(0, 2/m)`` for ``l < L`` and ``W_L ~ N(0, 1/m)``;
     all ``L = depth`` layers train; scalar output.

@@ -1,8 +1,10 @@
-"""The stacked training engine: K independent networks trained in one pass.
+"""The stacked training engine: K independent networks (or any objective) in one pass.
 
-Each copy ``k`` of the stack has its own shuffle generator, learning rate and weight decay;
-the steps are batched matrix products over the stack, written by hand (forward, backward,
-momentum update) and free of host synchronisation. Losses are read once per epoch.
+The loop reads as the algorithm: sample a batch, ``loss_and_grads``, let the iterate
+selector observe ``W_t``, update, post-update, step callbacks; per epoch: check for
+divergence, score validation data, stop converged copies, record, epoch callbacks. What
+changes between the papers' algorithms lives in the seams passed to :func:`train`. A step
+never synchronises with the host; losses are read once per epoch.
 """
 
 from __future__ import annotations
@@ -11,26 +13,30 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .._torch import make_generator
-from ..nn import ReLUNetSpec, backward, copy_params, forward
-from ._losses import get_loss
+from ._callbacks import EpochInfo, History, as_callback, overrides
+from ._context import RandomStreams, StepContext
+from ._selectors import SELECTORS, BestValidationIterate
+from ._updates import SGDUpdate, per_copy_view
 
 SAMPLINGS = ("shuffle", "sequential", "replacement")
-ITERATES = ("last", "uniform_random")
+ITERATES = ("last", "uniform_random", "best_train_loss")
+# An epoch loss this many times the first step's loss is divergence even while finite
+# (ReLUs dying under a huge step keep the loss finite but the model is useless).
+EXPLODE_FACTOR = 1e4
 
 
 @dataclass
 class SGDConfig:
     """Optimizer, schedule and stopping rule of one engine run.
 
-    ``learning_rate`` and ``weight_decay`` are scalars or one value per copy. The update
-    is PyTorch's ``torch.optim.SGD`` (dampening 0): ``g = grad + weight_decay * p`` (coupled
-    decay on the full weight), ``buf = momentum * buf + g``, ``p -= lr * buf``.
+    ``learning_rate``, ``momentum`` and ``weight_decay`` are scalars or one value per
+    copy. The update is PyTorch's ``torch.optim.SGD`` (dampening 0), see
+    :class:`~sklearn_overparam.training.SGDUpdate`.
 
     ``batch_size=None`` is full-batch gradient descent. ``sampling`` is ``"shuffle"``
     (a fresh permutation every epoch), ``"sequential"`` (fixed order) or ``"replacement"``
@@ -38,13 +44,14 @@ class SGDConfig:
     learning rate is multiplied by ``lr_decay_factor`` from epoch ``lr_decay_epoch``
     (0-based) on. With ``tol`` set, a copy stops once its monitored quantity (training
     loss, or validation score when validation data are given) has not improved by ``tol``
-    for ``n_iter_no_change`` epochs; ``tol=None`` runs every epoch. ``iterate`` picks the
-    returned weights: the last ones, or a uniformly random iterate ``W_t``,
-    ``t in {0, ..., T-1}`` (the iterate [AZLL] Algorithm 1 and [CCZG] Algorithm 2 analyse).
+    for ``n_iter_no_change`` epochs; ``tol=None`` runs every epoch. ``iterate`` names the
+    returned weights when no selector is passed: ``"last"``, ``"uniform_random"`` (``W_t``,
+    ``t in {0, ..., T-1}``: [AZLL] Algorithm 1, [CCZG] Algorithm 2) or
+    ``"best_train_loss"`` ([CCZG] Algorithm 1's ``argmin_t L_S(W_t)``).
     """
 
     learning_rate: float | Sequence[float] = 0.01
-    momentum: float = 0.0
+    momentum: float | Sequence[float] = 0.0
     weight_decay: float | Sequence[float] = 0.0
     batch_size: int | None = 50
     max_epochs: int = 200
@@ -57,73 +64,35 @@ class SGDConfig:
 
 
 @dataclass
-class History:
-    """Per-epoch record of a run; arrays are ``(n_epochs, K)``."""
-
-    loss: list = field(default_factory=list)
-    validation_score: list = field(default_factory=list)
-    learning_rate: list = field(default_factory=list)
-    time: list = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        out = {
-            "loss": np.asarray(self.loss),
-            "learning_rate": np.asarray(self.learning_rate),
-            "time": np.asarray(self.time),
-        }
-        if self.validation_score:
-            out["validation_score"] = np.asarray(self.validation_score)
-        return out
-
-
-@dataclass
 class TrainResult:
-    """What :func:`train` returns: final (or selected) weights and the run's record."""
+    """What :func:`train` returns: final (or selected) weights and the run's record.
+
+    ``diverged`` marks copies stopped by divergence (only with ``on_divergence="mark"``);
+    ``selector`` is the iterate selector used (its fitted attributes, e.g. ``index_``).
+    """
 
     params: dict[str, torch.Tensor]
     history: History
     n_epochs: np.ndarray
+    n_steps: np.ndarray
     converged: np.ndarray
+    diverged: np.ndarray
     best_validation_score: np.ndarray | None
     stopped_by_callback: bool
-
-
-class NetworkObjective:
-    """Loss of a stacked ReLU network and its gradient w.r.t. the trainable tensors."""
-
-    def __init__(self, spec: ReLUNetSpec, loss):
-        self.spec = spec
-        self.loss = get_loss(loss)
-        self._workspace = {}  # activation buffers reused from step to step
-
-    def loss_and_grads(self, params, xb, yb):
-        ws = self._workspace
-        out, hidden = forward(self.spec, params, xb, return_hidden=True, workspace=ws)
-        value, grad_out = self.loss.value_and_grad(out, yb)
-        return value, backward(self.spec, params, hidden, grad_out, workspace=ws)
-
-    def outputs(self, params, X):
-        return forward(self.spec, params, X)
-
-    def value(self, params, X, Y):
-        return self.loss.value(self.outputs(params, X), Y)
+    selector: object
 
 
 def _per_copy(value, K, name, device, dtype):
-    arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (K,)) if np.ndim(value) else (
-        np.full(K, float(value))
-    )
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(K, float(arr))
     if arr.shape != (K,):
         raise ValueError(f"`{name}` must be a scalar or have one value per network ({K}).")
-    return torch.as_tensor(np.array(arr), dtype=dtype, device=device)
-
-
-def _view(vec: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    return vec.view((-1,) + (1,) * (p.dim() - 1))
+    return torch.as_tensor(arr, dtype=dtype, device=device)
 
 
 class _Sampler:
-    """Batch indices per epoch, one torch.Generator per copy (drawn on CPU)."""
+    """Batch indices per epoch, one generator per copy (the ``"sampler"`` stream, on CPU)."""
 
     def __init__(self, n, batch_size, sampling, generators, device):
         self.n, self.sampling, self.gens, self.device = n, sampling, generators, device
@@ -150,18 +119,39 @@ class _Sampler:
         return [idx[:, s : min(s + self.batch, stop)] for s in range(0, stop, self.batch)]
 
 
-def _check_finite(value: torch.Tensor, params, epoch: int, lr: np.ndarray, what: str) -> None:
-    finite_params = all(bool(torch.isfinite(p).all()) for p in params.values())
-    bad = ~np.isfinite(value)
-    if bad.any() or not finite_params:
-        copies = np.flatnonzero(bad).tolist() if bad.any() else "some"
-        shown = value[bad][0] if bad.any() else "finite"
-        raise ValueError(
-            f"Training diverged: the {what} loss became non-finite ({shown}) at epoch "
-            f"{epoch + 1} (network(s) {copies}); the weights are not usable. Use a smaller "
-            f"learning rate (learning_rate_init={float(np.max(lr)):g}) or scale the inputs "
-            "and targets (e.g. StandardScaler)."
-        )
+class _Plateau:
+    """The ``tol`` / ``n_iter_no_change`` stopping rule, per copy."""
+
+    def __init__(self, tol, patience, K):
+        self.tol, self.patience = tol, patience
+        self.best = np.full(K, np.inf)
+        self.waiting = np.zeros(K, dtype=int)
+
+    def update(self, monitored, active):
+        """Copies that stop now."""
+        if self.tol is None:
+            return np.zeros_like(active)
+        improved = monitored < self.best - self.tol
+        self.waiting = np.where(improved, 0, self.waiting + 1)
+        self.best = np.minimum(self.best, monitored)
+        return active & (self.waiting >= self.patience)
+
+
+def _finite_copies(params) -> np.ndarray:
+    ok = None
+    for p in params.values():
+        fin = torch.isfinite(p).flatten(1).all(dim=1)
+        ok = fin if ok is None else ok & fin
+    return ok.cpu().numpy()
+
+
+def _divergence_message(what, shown, epoch, copies, lr):
+    return (
+        f"Training diverged: the {what}{' ' + shown if shown else ''} at epoch {epoch + 1} "
+        f"(network(s) {copies}); the weights are not usable. Use a smaller learning rate "
+        f"(learning_rate_init={float(np.max(lr)):g}) or scale the inputs and targets "
+        "(e.g. StandardScaler)."
+    )
 
 
 def _log(message: str) -> None:
@@ -170,7 +160,7 @@ def _log(message: str) -> None:
 
 
 def train(
-    objective: NetworkObjective,
+    objective,
     params: dict[str, torch.Tensor],
     X: torch.Tensor,
     Y: torch.Tensor,
@@ -179,16 +169,21 @@ def train(
     *,
     validation: tuple[torch.Tensor, torch.Tensor] | None = None,
     validation_score: Callable | None = None,
-    callbacks: Sequence[Callable] = (),
+    selector=None,
+    post_updates: Sequence = (),
+    callbacks: Sequence = (),
+    on_divergence: str = "raise",
     verbose: int = 0,
     progress_bar: bool = False,
 ) -> TrainResult:
-    """Train the K networks of ``params`` (updated in place) on shared data ``(X, Y)``.
+    """Train the K copies of ``params`` (updated in place) on shared data ``(X, Y)``.
 
     Parameters
     ----------
-    objective : NetworkObjective
-        The network and loss; its ``loss_and_grads`` gives per-copy values and gradients.
+    objective : Objective
+        Model and loss (:class:`NetworkObjective`, :class:`LinearizedObjective`,
+        :class:`KernelObjective`, or a wrapper of one); its ``loss_and_grads`` gives
+        per-copy values and gradients of ``objective.trainable_names``.
     params : dict of str to Tensor
         Stacked parameters ``(K, ...)``; trained in place.
     X, Y : Tensor
@@ -196,16 +191,24 @@ def train(
     config : SGDConfig
         Optimizer, schedule and stopping rule.
     seeds : sequence of int
-        One seed per copy, for its shuffle order and random-iterate draw.
+        One seed per copy; each purpose (shuffling, iterate draw, perturbations, ...)
+        draws from its own stream derived from it (:func:`stream_seed`).
     validation : (X_val, Y_val), optional
-        Held-out data for early stopping: each copy stops when its validation score has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs, and its best weights are restored.
+        Held-out data, scored after every epoch: it drives the ``tol`` rule, and by
+        default the best-scoring weights are returned.
     validation_score : callable, optional
         ``score(outputs, Y_val) -> (K,)``, higher is better; default: minus the loss.
-    callbacks : sequence of callable
-        Each called after every epoch as ``cb(info)`` with a dict holding ``epoch``, ``loss``,
-        ``validation_score``, ``learning_rate``, ``time`` and ``params``; a truthy return
-        stops training.
+    selector : IterateSelector, optional
+        Which iterate is returned; default: best validation epoch with validation data,
+        else ``config.iterate``.
+    post_updates : sequence of PostUpdate
+        Applied in order after every update (projections, decays, noise).
+    callbacks : sequence of Callback or callable
+        Step and epoch observers; a plain callable is called after every epoch with an
+        :class:`EpochInfo`, and a truthy return from an epoch hook stops training.
+    on_divergence : {"raise", "mark"}
+        ``"raise"``: a non-finite or exploding loss raises. ``"mark"``: the copy stops
+        (``result.diverged``) and the others go on; raises only when all diverge.
     verbose : int
         ``>= 1`` prints one line per epoch to stdout.
     progress_bar : bool
@@ -218,45 +221,49 @@ def train(
     Raises
     ------
     ValueError
-        When the loss or the weights become non-finite (checked once per epoch), with advice.
+        When the loss or the weights become non-finite, or the loss exceeds
+        ``EXPLODE_FACTOR`` times its first value (checked once per epoch), with advice.
     """
     if config.sampling not in SAMPLINGS:
         raise ValueError(f"`sampling` must be one of {SAMPLINGS}; got {config.sampling!r}.")
     if config.iterate not in ITERATES:
         raise ValueError(f"`iterate` must be one of {ITERATES}; got {config.iterate!r}.")
+    if on_divergence not in ("raise", "mark"):
+        raise ValueError(f"`on_divergence` must be 'raise' or 'mark'; got {on_divergence!r}.")
     K = len(seeds)
     device, dtype = X.device, next(iter(params.values())).dtype
-    names = objective.spec.trainable_names
+    names = tuple(objective.trainable_names)
     base_lr = _per_copy(config.learning_rate, K, "learning_rate", device, dtype)
-    wd = _per_copy(config.weight_decay, K, "weight_decay", device, dtype)
-    use_wd = bool((wd != 0).any())
-    # one fused (foreach) update over all trained tensors: 3 kernel launches per step
-    # instead of 3 per tensor, which is most of the step of a small network
     plist = [params[n] for n in names]
-    wd_list = [_view(wd, p) for p in plist]
-    bufs = [torch.zeros_like(p) for p in plist] if config.momentum else None
-
-    gens = [make_generator(s) for s in seeds]
-    sampler = _Sampler(X.shape[0], config.batch_size, config.sampling, gens, device)
-    total_steps = config.max_epochs * sampler.steps
-    snap_step = None
-    if config.iterate == "uniform_random":
-        snap_step = np.array([int(torch.randint(total_steps, (1,), generator=g)) for g in gens])
-        snapshot = copy_params(params)
-
-    active = np.ones(K, dtype=bool)
-    best = np.full(K, np.inf)  # best monitored quantity (loss, or minus the validation score)
-    no_improve = np.zeros(K, dtype=int)
-    n_epochs = np.zeros(K, dtype=int)
-    converged = np.zeros(K, dtype=bool)
-    best_params = copy_params(params) if validation is not None else None
-    best_val = np.full(K, -np.inf) if validation is not None else None
+    rule = SGDUpdate(
+        plist,
+        momentum=_per_copy(config.momentum, K, "momentum", device, dtype),
+        weight_decay=_per_copy(config.weight_decay, K, "weight_decay", device, dtype),
+    )
+    rng = RandomStreams(seeds)
+    sampler = _Sampler(X.shape[0], config.batch_size, config.sampling, rng("sampler"), device)
+    if selector is None:
+        selector = (BestValidationIterate() if validation is not None
+                    else SELECTORS[config.iterate]())
+    selector.start(params, total_steps=config.max_epochs * sampler.steps, rng=rng)
     if validation is not None and validation_score is None:
         def validation_score(out, y):
             return -objective.loss.value(out, y)
 
+    cbs = [as_callback(c) for c in callbacks]
+    step_cbs = [c for c in cbs if overrides(c, "on_step_end")]
+    active = np.ones(K, dtype=bool)
+    diverged = np.zeros(K, dtype=bool)
+    converged = np.zeros(K, dtype=bool)
+    n_epochs = np.zeros(K, dtype=int)
+    n_steps = np.zeros(K, dtype=int)
+    plateau = _Plateau(config.tol, config.n_iter_no_change, K)
     history = History()
     stopped_by_callback = False
+    first_loss = None
+    ctx = StepContext(epoch=0, step=0, rng=rng, lr=base_lr)
+    for cb in cbs:
+        cb.on_train_begin(params, ctx)
     epochs = range(config.max_epochs)
     if progress_bar:
         from tqdm.auto import tqdm
@@ -266,91 +273,91 @@ def train(
     step = 0
     for epoch in epochs:
         decayed = config.lr_decay_epoch is not None and epoch >= config.lr_decay_epoch
-        lr_np = base_lr.cpu().numpy() * (config.lr_decay_factor if decayed else 1.0) * active
-        lr = torch.as_tensor(lr_np, dtype=dtype, device=device)
-        lr_list = [_view(lr, p) for p in plist]
+        factor = config.lr_decay_factor if decayed else 1.0
+        lr = base_lr * torch.as_tensor(active * factor, dtype=dtype, device=device)
+        lr_list = [per_copy_view(lr, p) for p in plist]
+        ctx.epoch, ctx.lr = epoch, lr
         epoch_loss = torch.zeros(K, dtype=dtype, device=device)
         for idx in sampler.epoch():
-            if snap_step is not None:
-                hit = np.flatnonzero(snap_step == step)
-                for k in hit:
-                    for n, p in params.items():
-                        snapshot[n][k].copy_(p[k])
+            ctx.step = step
             if idx is None:
                 xb, yb, frac = X, Y, 1.0
             else:
                 xb, yb, frac = X[idx], Y[idx], idx.shape[1] / sampler.per_epoch
-            value, grads = objective.loss_and_grads(params, xb, yb)
+            value, grads = objective.loss_and_grads(params, xb, yb, ctx)
+            if first_loss is None:
+                first_loss = value.detach().clone()
+            selector.observe(params, value, step)
             epoch_loss.add_(value, alpha=frac)
-            update = [grads[n] for n in names]
-            if use_wd:
-                torch._foreach_addcmul_(update, plist, wd_list)
-            if bufs is not None:
-                torch._foreach_mul_(bufs, config.momentum)
-                torch._foreach_add_(bufs, update)
-                update = bufs
-            torch._foreach_addcmul_(plist, update, lr_list, value=-1.0)
+            rule.step([grads[n] for n in names], lr_list)
+            for post in post_updates:
+                post.apply_(params, ctx)
+            for cb in step_cbs:
+                cb.on_step_end(params, value, ctx)
             step += 1
-
+        n_steps[active] = step
+        n_epochs[active] = epoch + 1
+        lr_np = lr.cpu().numpy().astype(np.float64)
         loss_np = epoch_loss.cpu().numpy().astype(np.float64)
-        _check_finite(loss_np, params, epoch, lr_np, "training")
+        start_np = first_loss.cpu().numpy().astype(np.float64)
+        exploded = (start_np > 0) & (loss_np > EXPLODE_FACTOR * start_np)
+        bad = active & (~np.isfinite(loss_np) | ~_finite_copies(params) | exploded)
+        if bad.any():
+            what = ("became non-finite" if not np.isfinite(loss_np[bad]).all()
+                    else f"exploded to over {EXPLODE_FACTOR:g}x its initial value")
+            if on_divergence == "raise" or bad.sum() == active.sum():
+                raise ValueError(_divergence_message(
+                    f"training loss {what}", f"({loss_np[bad][0]:.3g})", epoch,
+                    np.flatnonzero(bad).tolist(), lr_np))
+            diverged |= bad
+            active &= ~bad
         val_np = None
         if validation is not None:
             with torch.no_grad():
                 val_out = objective.outputs(params, validation[0])
-                val_np = validation_score(val_out, validation[1]).cpu().numpy().astype(np.float64)
-            _check_finite(np.where(np.isfinite(val_np), 0.0, val_np), params, epoch, lr_np,
-                          "validation")
-            better = (val_np > best_val) & active
-            if better.any():
-                mask = torch.as_tensor(better, device=device)
-                for n, p in params.items():
-                    best_params[n] = torch.where(_view(mask, p), p, best_params[n])
-                best_val = np.where(better, val_np, best_val)
-            monitored = -val_np
-        else:
-            monitored = loss_np
-        n_epochs[active] = epoch + 1
-        if config.tol is not None:
-            improved = monitored < best - config.tol
-            no_improve = np.where(improved, 0, no_improve + 1)
-            best = np.minimum(best, monitored)
-            done = active & (no_improve >= config.n_iter_no_change)
-            converged |= done
-            active &= ~done
+                val_np = validation_score(val_out, validation[1]).cpu().numpy()
+            val_np = val_np.astype(np.float64)
+            if (active & ~np.isfinite(val_np)).any():
+                bad_val = np.flatnonzero(active & ~np.isfinite(val_np)).tolist()
+                raise ValueError(_divergence_message("validation loss became non-finite",
+                                                     "", epoch, bad_val, lr_np))
         elapsed = time.perf_counter() - start
         history.loss.append(loss_np)
         history.learning_rate.append(lr_np)
         history.time.append(elapsed)
         if val_np is not None:
             history.validation_score.append(val_np)
+        info = EpochInfo(epoch=epoch, loss=loss_np, validation_score=val_np,
+                         learning_rate=lr_np, time=elapsed, active=active.copy(),
+                         params=params, history=history)
+        selector.on_epoch_end(params, info)
+        done = plateau.update(-val_np if val_np is not None else loss_np, active)
+        converged |= done
+        active &= ~done
         if verbose:
             msg = f"Epoch {epoch + 1}/{config.max_epochs}, loss = {_fmt(loss_np)}"
             if val_np is not None:
                 msg += f", validation score = {_fmt(val_np)}"
             _log(msg + f", lr = {_fmt(lr_np)}, time = {elapsed:.2f}s")
-        info = {"epoch": epoch, "loss": loss_np, "validation_score": val_np,
-                "learning_rate": lr_np, "time": elapsed, "params": params}
-        if any([bool(cb(info)) for cb in callbacks]):
+        if any([bool(cb.on_epoch_end(info)) for cb in cbs]):
             stopped_by_callback = True
             break
         if not active.any():
             break
 
-    if validation is not None:
-        for n in params:
-            params[n].copy_(best_params[n])
-    if snap_step is not None:
-        reached = torch.as_tensor(snap_step < step, device=device)
-        for n, p in params.items():
-            p.copy_(torch.where(_view(reached, p), snapshot[n], p))
+    selector.finalize(params, steps_done=step,
+                      final_loss=lambda: objective.data_loss(params, X, Y))
+    best_val = getattr(selector, "best_score_", None)
     return TrainResult(
         params=params,
         history=history,
         n_epochs=n_epochs,
+        n_steps=n_steps,
         converged=converged,
+        diverged=diverged,
         best_validation_score=best_val,
         stopped_by_callback=stopped_by_callback,
+        selector=selector,
     )
 
 

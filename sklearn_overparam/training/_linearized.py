@@ -60,8 +60,9 @@ class LinearizedObjective:
         self.spec, self.params0 = spec, params0
         self.loss = get_loss(loss)
         self.include_f0 = include_f0
+        self.trainable_names = spec.trainable_names
 
-    def loss_and_grads(self, delta, xb, yb):
+    def loss_and_grads(self, delta, xb, yb, ctx=None):
         out, hidden = linearized_forward(self.spec, self.params0, delta, xb,
                                          include_f0=self.include_f0)
         value, grad_out = self.loss.value_and_grad(out, yb)
@@ -72,5 +73,5 @@ class LinearizedObjective:
         return linearized_forward(self.spec, self.params0, delta, X,
                                   include_f0=self.include_f0)[0]
 
-    def value(self, delta, X, Y):
+    def data_loss(self, delta, X, Y):
         return self.loss.value(self.outputs(delta, X), Y)

@@ -112,7 +112,7 @@ def test_divergence_raises_and_leaves_estimator_unfitted(small_estimator, data):
     for early_stopping in (False, True):
         est = clone(small_estimator).set_params(learning_rate_init=1e3,
                                                 early_stopping=early_stopping)
-        with pytest.raises(ValueError, match=r"non-finite.*learning rate"):
+        with pytest.raises(ValueError, match=r"diverged.*learning rate"):
             est.fit(X * 1e3, y * 1e3)
         with pytest.raises(NotFittedError):
             check_is_fitted(est)

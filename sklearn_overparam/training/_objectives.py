@@ -1,0 +1,244 @@
+"""What the engine differentiates: the ``Objective`` protocol, its models and its wrappers.
+
+An objective maps a stack of K parameter sets and a batch to per-copy losses ``(K,)`` and
+their gradients w.r.t. ``trainable_names``. Nothing here requires a network spec: a kernel
+model over dual coefficients is an objective too. Wrappers change the gradient by
+composition (a penalty added, the gradient taken at a perturbed point), never by flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from ..nn import ReLUNetSpec, backward, forward
+from ._context import StepContext
+from ._losses import get_loss
+
+Params = dict[str, torch.Tensor]
+
+
+@runtime_checkable
+class Objective(Protocol):
+    """The engine's view of a model and its loss.
+
+    ``loss_and_grads`` returns the mean loss of each copy on the batch ``(K,)`` and a dict
+    of gradients keyed by ``trainable_names``; ``outputs`` the model outputs ``(K, n, k)``;
+    ``data_loss`` the loss ``(K,)`` on given data (no penalty, no perturbation).
+    """
+
+    trainable_names: tuple[str, ...]
+
+    def loss_and_grads(self, params: Params, X, Y, ctx: StepContext | None): ...
+
+    def outputs(self, params: Params, X): ...
+
+    def data_loss(self, params: Params, X, Y): ...
+
+
+class NetworkObjective:
+    """Loss of a stacked ReLU network and its gradient w.r.t. the trainable tensors.
+
+    Parameters
+    ----------
+    spec : ReLUNetSpec
+        The architecture; its ``trainable_names`` are what trains.
+    loss : str or loss object
+        ``"squared"``, ``"softmax_cross_entropy"`` or ``"logistic"``.
+    multiplier : Tensor of shape (K,), optional
+        Per-copy output multiplier on top of ``spec.output_multiplier`` (the decaying
+        ``lambda_t`` of [AZLL] Algorithm 2); a post-update may change it in place.
+    """
+
+    def __init__(self, spec: ReLUNetSpec, loss, *, multiplier: torch.Tensor | None = None):
+        self.spec = spec
+        self.loss = get_loss(loss)
+        self.multiplier = multiplier
+        self.trainable_names = spec.trainable_names
+        self._workspace = {}  # activation buffers reused from step to step
+
+    def loss_and_grads(self, params, X, Y, ctx=None):
+        ws, mult = self._workspace, self.multiplier
+        out, hidden = forward(self.spec, params, X, return_hidden=True, workspace=ws,
+                              multiplier=mult)
+        value, grad_out = self.loss.value_and_grad(out, Y)
+        grads = backward(self.spec, params, hidden, grad_out, self.trainable_names,
+                         workspace=ws, multiplier=mult)
+        return value, grads
+
+    def outputs(self, params, X):
+        return forward(self.spec, params, X, multiplier=self.multiplier)
+
+    def data_loss(self, params, X, Y):
+        return self.loss.value(self.outputs(params, X), Y)
+
+
+class KernelObjective:
+    """A kernel model over dual coefficients, ``f(x) = sum_j c_j K(x, x_j)``.
+
+    The engine's "inputs" are rows of the Gram matrix against the ``n_train`` expansion
+    points, shape ``(n, n_train)`` (or ``(K, n, n_train)``); the parameters are
+    ``{"dual_coef": (K, n_train, k)}``, and ``d loss / d c = K(X_batch, X_train)^T g``.
+
+    Parameters
+    ----------
+    loss : str or loss object
+        As for :class:`NetworkObjective`.
+    """
+
+    trainable_names = ("dual_coef",)
+
+    def __init__(self, loss):
+        self.loss = get_loss(loss)
+
+    def outputs(self, params, X):
+        c = params["dual_coef"]
+        return torch.matmul(X, c) if X.dim() == 2 else torch.bmm(X, c)
+
+    def loss_and_grads(self, params, X, Y, ctx=None):
+        value, g = self.loss.value_and_grad(self.outputs(params, X), Y)
+        Xt = X.transpose(-1, -2)
+        return value, {"dual_coef": torch.matmul(Xt, g) if X.dim() == 2 else torch.bmm(Xt, g)}
+
+    def data_loss(self, params, X, Y):
+        return self.loss.value(self.outputs(params, X), Y)
+
+
+class _Wrapper:
+    """Delegates the protocol to ``base``; subclasses change ``loss_and_grads``."""
+
+    def __init__(self, base):
+        self.base = base
+        self.trainable_names = base.trainable_names
+
+    def outputs(self, params, X):
+        return self.base.outputs(params, X)
+
+    def data_loss(self, params, X, Y):
+        return self.base.data_loss(params, X, Y)
+
+    def __getattr__(self, name):  # spec, loss, multiplier of the wrapped model
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+
+class RowNormPenalty:
+    """``weight * sum_j ||w_j - r_j||_2^p`` over the rows of one tensor (``||.||_{2,p}^p``).
+
+    With ``p = 4`` this is the [AZLL] regularizer ``lambda_w ||W||_{2,4}^4`` (Sec. 4,
+    Fig. 3); ``p = 2`` is the squared Frobenius norm ``lambda_v ||V||_F^2``. ``reference``
+    (a ``(K, ...)`` tensor, e.g. the initialization) makes it a penalty on the increment
+    ``W - W0``; ``weight`` is a float or a ``(K,)`` tensor (changed in place by a
+    post-update when it depends on a decaying multiplier).
+    """
+
+    def __init__(self, name: str, weight, *, p: float = 4.0, reference=None):
+        if p < 2:
+            raise ValueError(f"`p` must be >= 2 (a smooth penalty); got {p!r}.")
+        self.name, self.weight, self.p, self.reference = name, weight, float(p), reference
+
+    def _weight(self, like):
+        w = self.weight
+        return w.view(-1, *([1] * (like.dim() - 1))) if torch.is_tensor(w) else w
+
+    def value_and_grad(self, params):
+        r = params[self.name]
+        if self.reference is not None:
+            r = r - self.reference
+        sq = r.square().sum(dim=-1, keepdim=True)
+        value = sq.pow(self.p / 2).flatten(1).sum(dim=1)
+        grad = r * sq.pow(self.p / 2 - 1).mul_(self.p)
+        w = self.weight
+        return value * w, grad.mul_(self._weight(grad)) if torch.is_tensor(w) else grad * w
+
+
+class RegularizedObjective(_Wrapper):
+    """``base`` plus explicit penalties: ``L(theta) + sum_t R_t(theta)``.
+
+    Parameters
+    ----------
+    base : Objective
+        The model and data loss.
+    terms : sequence of penalty objects
+        Each has ``name`` (the tensor it acts on) and ``value_and_grad(params)``
+        returning ``(K,)`` values and the gradient w.r.t. ``params[name]``
+        (e.g. :class:`RowNormPenalty`). ``data_loss`` and ``outputs`` exclude them.
+    """
+
+    def __init__(self, base, terms: Sequence):
+        super().__init__(base)
+        unknown = [t.name for t in terms if t.name not in base.trainable_names]
+        if unknown:
+            raise ValueError(
+                f"Penalty tensors {unknown} are not trained by the objective; choose from "
+                f"{list(base.trainable_names)}."
+            )
+        self.terms = tuple(terms)
+
+    def loss_and_grads(self, params, X, Y, ctx=None):
+        value, grads = self.base.loss_and_grads(params, X, Y, ctx)
+        grads = dict(grads)
+        for term in self.terms:
+            v, g = term.value_and_grad(params)
+            value = value + v
+            grads[term.name] = grads[term.name] + g
+        return value, grads
+
+
+class GaussianSmoothing:
+    """Fresh ``N(0, std^2)`` noise added to named tensors at every step ([AZLL] Sec. 4.1).
+
+    ``sample`` returns the perturbed parameters and the identity pull-back (the gradient
+    at ``theta + rho`` is the gradient w.r.t. ``theta``). Draws come from the
+    ``"objective"`` stream of each copy, so the shuffle order is unaffected.
+    """
+
+    def __init__(self, stds: Mapping[str, float]):
+        bad = {n: s for n, s in stds.items() if not s >= 0}
+        if bad:
+            raise ValueError(f"Smoothing standard deviations must be >= 0; got {bad!r}.")
+        self.stds = dict(stds)
+
+    def sample(self, params, ctx: StepContext):
+        out = dict(params)
+        for name, std in self.stds.items():
+            if std > 0:
+                p = params[name]
+                noise = ctx.rng.randn("objective", p.shape[1:], dtype=p.dtype, device=p.device)
+                out[name] = p + noise.mul_(std)
+        return out, _identity
+
+
+def _identity(grads):
+    return grads
+
+
+class PerturbedObjective(_Wrapper):
+    """The gradient taken at a randomly perturbed point and mapped back.
+
+    Parameters
+    ----------
+    base : Objective
+        The model and loss.
+    perturbation : object
+        ``sample(params, ctx) -> (perturbed_params, pullback)`` where
+        ``pullback(grads)`` maps gradients at the perturbed point to gradients w.r.t.
+        ``params`` (e.g. :class:`GaussianSmoothing`; random sign flips multiply by the
+        same signs). ``outputs`` and ``data_loss`` use the unperturbed parameters.
+    """
+
+    def __init__(self, base, perturbation):
+        super().__init__(base)
+        self.perturbation = perturbation
+
+    def loss_and_grads(self, params, X, Y, ctx=None):
+        if ctx is None:
+            raise ValueError("PerturbedObjective needs a StepContext (its random streams).")
+        perturbed, pullback = self.perturbation.sample(params, ctx)
+        value, grads = self.base.loss_and_grads(perturbed, X, Y, ctx)
+        return value, pullback(grads)
+
+

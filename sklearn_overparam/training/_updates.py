@@ -1,0 +1,108 @@
+"""The update rule beside the loop, and what may change the parameters after each step.
+
+``SGDUpdate`` is ``torch.optim.SGD``'s rule over K copies (the role of scikit-learn's
+``SGDOptimizer.update_params`` beside ``_fit_stochastic``). A ``PostUpdate`` acts on the
+parameters after every update: a projection onto a ball (NTRF), a decaying multiplier, noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from ._context import StepContext
+
+
+def per_copy_view(vec: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A ``(K,)`` vector viewed to broadcast over a ``(K, ...)`` tensor."""
+    return vec.view((-1,) + (1,) * (like.dim() - 1))
+
+
+class SGDUpdate:
+    """PyTorch's SGD (dampening 0) on a list of stacked tensors, one setting per copy.
+
+    ``g = grad + weight_decay * p`` (coupled decay on the full tensor),
+    ``buf = momentum * buf + g``, ``p -= lr * buf``; the first step starts from
+    ``buf = g`` as PyTorch does. ``momentum`` and ``weight_decay`` are floats or ``(K,)``
+    tensors. The update is fused over tensors (``torch._foreach_*``): 3 kernel launches
+    per step instead of 3 per tensor, which is most of the step of a small network.
+
+    Parameters
+    ----------
+    params : list of Tensor
+        The trained tensors, updated in place.
+    momentum : float or Tensor of shape (K,)
+        Heavy-ball momentum per copy.
+    weight_decay : float or Tensor of shape (K,)
+        Coupled weight decay per copy.
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], *, momentum=0.0, weight_decay=0.0):
+        self.params = list(params)
+        self.momentum = self._per_tensor(momentum)
+        self.weight_decay = self._per_tensor(weight_decay)
+        self.buffers = [torch.zeros_like(p) for p in self.params] if self.momentum else None
+
+    def _per_tensor(self, value):
+        """None for an all-zero setting, a float, or a per-copy view for every tensor."""
+        if torch.is_tensor(value):
+            if not bool((value != 0).any()):
+                return None
+            if bool((value == value[0]).all()):
+                return float(value[0])
+            return [per_copy_view(value, p) for p in self.params]
+        return float(value) or None
+
+    def step(self, grads: Sequence[torch.Tensor], lr: Sequence[torch.Tensor]) -> None:
+        """One update from gradients (aligned with ``params``) and per-tensor step sizes."""
+        update = list(grads)
+        if self.weight_decay is not None:
+            if isinstance(self.weight_decay, float):
+                torch._foreach_add_(update, self.params, alpha=self.weight_decay)
+            else:
+                torch._foreach_addcmul_(update, self.params, self.weight_decay)
+        if self.buffers is not None:
+            torch._foreach_mul_(self.buffers, self.momentum)
+            torch._foreach_add_(self.buffers, update)
+            update = self.buffers
+        torch._foreach_addcmul_(self.params, update, lr, value=-1.0)
+
+
+@runtime_checkable
+class PostUpdate(Protocol):
+    """Changes the parameters in place after every update step."""
+
+    def apply_(self, params: dict[str, torch.Tensor], ctx: StepContext) -> None: ...
+
+
+class BallProjection:
+    """Project each named tensor onto ``||theta_l - center_l||_F <= radius_l`` per copy.
+
+    The projected gradient descent of the NTRF class ([CCZG] Def. 3.2: every layer within
+    ``R / sqrt(m)`` of its initialization, in Frobenius norm).
+
+    Parameters
+    ----------
+    centers : mapping of str to Tensor
+        The ``(K, ...)`` centers (initial weights, or zero for increments).
+    radius : float or mapping of str to float
+        Radius per tensor.
+    """
+
+    def __init__(self, centers: Mapping[str, torch.Tensor], radius):
+        self.centers = dict(centers)
+        self.radius = (dict(radius) if isinstance(radius, Mapping)
+                       else dict.fromkeys(self.centers, float(radius)))
+        bad = {n: r for n, r in self.radius.items() if not r > 0}
+        if bad:
+            raise ValueError(f"`radius` must be > 0; got {bad!r}.")
+
+    def apply_(self, params, ctx=None):
+        for name, center in self.centers.items():
+            p = params[name]
+            diff = p - center
+            norm = diff.flatten(1).norm(dim=1)
+            shrink = (self.radius[name] / norm.clamp_min(torch.finfo(p.dtype).tiny)).clamp_(max=1)
+            p.copy_(center.addcmul(diff, per_copy_view(shrink, p)))
