@@ -7,7 +7,9 @@ here from a scikit-learn ``random_state``; nothing seeds or reads torch's global
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 
 import numpy as np
 import torch
@@ -22,6 +24,11 @@ _DTYPES = {
 }
 
 _MAX_SEED = 2**63 - 1
+
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+_HAS_MKL = torch.backends.mkl.is_available()
+_MKL_THREADS = re.compile(r"mkl_get_max_threads\(\) : (\d+)")
 
 
 def resolve_dtype(dtype) -> torch.dtype:
@@ -42,28 +49,43 @@ def resolve_dtype(dtype) -> torch.dtype:
 def resolve_device(device) -> torch.device:
     """Map ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` to a torch device.
 
-    ``"auto"`` picks CUDA when available, else CPU. Asking for CUDA on a machine
-    without it raises a ValueError that says so.
+    A :class:`torch.device` is checked like its string. ``"auto"`` picks CUDA when
+    available, else CPU. Another device type (``"meta"``, ``"xla"``, ...) or an accelerator
+    this machine lacks raises a ValueError that says so.
     """
-    if isinstance(device, torch.device):
-        return device
     if device is None or device == "cpu":
         return torch.device("cpu")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
+    unsupported = (
+        f"`device` must be 'cpu', 'cuda', 'cuda:<index>', 'mps' or 'auto'; got {device!r}. "
+        "Other torch device types are not supported; device='auto' picks CUDA when available."
+    )
+    if isinstance(device, torch.device):
+        dev = device
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(unsupported) from exc
+    if dev.type not in _DEVICE_TYPES:
+        raise ValueError(unsupported)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"`device` is {device!r} but CUDA is not available on this machine. "
+                "Use device='cpu' or device='auto'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"`device` is {device!r} but this machine has {torch.cuda.device_count()} CUDA "
+                "device(s). Use an index below that, or device='cuda'."
+            )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(
-            f"`device` must be 'cpu', 'cuda', 'cuda:<index>', 'mps' or 'auto'; got {device!r}."
-        ) from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"`device` is {device!r} but CUDA is not available on this machine. "
+            f"`device` is {device!r} but MPS is not available on this machine. "
             "Use device='cpu' or device='auto'."
         )
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"`device` is {device!r} but MPS is not available on this machine.")
     return dev
 
 
@@ -92,45 +114,85 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu").numpy()
 
 
-def _joblib_worker_threads() -> int | None:
-    """Thread budget imposed by the environment (threadpoolctl / joblib workers), if any."""
+@functools.cache
+def _threads_are_openmp() -> bool:
+    """Whether torch's intra-op threads are the OpenMP pool that threadpoolctl limits.
+
+    Then ``torch.get_num_threads()`` is ``omp_get_max_threads()``, which already reflects
+    ``threadpoolctl.threadpool_limits`` and needs no threadpoolctl query (0.5-3 ms each).
+    """
+    return "ATen parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+@functools.cache
+def _openmp_controller():
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         return None
-    limits = [
-        info.get("num_threads")
-        for info in threadpool_info()
-        if info.get("user_api") == "openmp" and info.get("num_threads")
-    ]
+    return ThreadpoolController().select(user_api="openmp")
+
+
+def _openmp_limit() -> int | None:
+    """The OpenMP thread limit, for torch builds whose count does not follow it."""
+    if _threads_are_openmp():
+        return None
+    controller = _openmp_controller()
+    if controller is None:
+        return None
+    limits = [info["num_threads"] for info in controller.info() if info.get("num_threads")]
     return min(limits) if limits else None
+
+
+def _mkl_threads() -> int | None:
+    """MKL's thread count, where torch's MKL can be re-capped with the OpenMP pool restored.
+
+    torch links MKL statically, out of threadpoolctl's sight: under ``threadpool_limits(1)``
+    torch reports one thread, but its matmuls still run on as many as
+    ``torch.set_num_threads`` last set.
+    """
+    if not (_HAS_MKL and _threads_are_openmp()):
+        return None
+    controller = _openmp_controller()
+    if controller is None or not controller.lib_controllers:
+        return None
+    match = _MKL_THREADS.search(torch.__config__.parallel_info())
+    return int(match.group(1)) if match else None
+
+
+def _env_threads() -> int | None:
+    env = os.environ.get("OMP_NUM_THREADS")
+    return int(env) if env and env.isdigit() and int(env) > 0 else None
 
 
 @contextlib.contextmanager
 def thread_limit(n_threads: int | None = None):
     """Run torch with at most ``n_threads`` intra-op threads, restoring the count after.
 
-    With ``n_threads=None`` the budget is the smallest of torch's current setting, the
-    OpenMP limit set by ``threadpoolctl.threadpool_limits`` or a joblib worker
-    (``OMP_NUM_THREADS``), so training never oversubscribes the cores.
+    With ``n_threads=None`` the budget is the smallest of torch's current setting (which
+    follows ``threadpoolctl.threadpool_limits`` on OpenMP builds) and ``OMP_NUM_THREADS``
+    (set in joblib workers), so training never oversubscribes the cores. MKL, which
+    threadpoolctl cannot see inside torch, is held to the same budget.
     """
     before = torch.get_num_threads()
     budget = [before]
     if n_threads is not None:
         budget.append(int(n_threads))
-    elif before > 1:  # already single-threaded: nothing to ask threadpoolctl (~3 ms)
-        env = os.environ.get("OMP_NUM_THREADS")
-        if env and env.isdigit() and int(env) > 0:
-            budget.append(int(env))
-        limit = _joblib_worker_threads()
-        if limit:
-            budget.append(limit)
+    elif before > 1:
+        budget += [b for b in (_env_threads(), _openmp_limit()) if b]
     target = max(1, min(budget))
-    if target != before:
+    mkl_before = _mkl_threads()
+    changed = target != before or (mkl_before is not None and mkl_before > target)
+    if changed:
         torch.set_num_threads(target)
     try:
         yield target
     finally:
-        if torch.get_num_threads() != before:
+        if changed and mkl_before is not None:
+            # torch.set_num_threads sets MKL and OpenMP together; put each back.
+            torch.set_num_threads(mkl_before)
+            if torch.get_num_threads() != before:
+                for lib in _openmp_controller().lib_controllers:
+                    lib.set_num_threads(before)
+        elif torch.get_num_threads() != before:
             torch.set_num_threads(before)
-
