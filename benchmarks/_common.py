@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark scripts: thread pinning, timing, round-robin, tables.
 
-The protocol of ``../shared/PERFORMANCE.md``: the machine is shared and drifts, so every
+The benchmark protocol of the README: the machine is shared and drifts, so every
 claim is a ratio between methods measured in one run, round-robin over repeats, reported as
 the median with its spread (min-max). Nothing here imports the library.
 """

@@ -1,6 +1,6 @@
 """Benchmark: empirical NTK Gram (closed form vs torch.func) and analytic NTK float32 vs float64.
 
-Protocol (../shared/PERFORMANCE.md): torch intra-op threads pinned explicitly (default:
+Protocol (README, "Performance"): torch intra-op threads pinned explicitly (default:
 all cores) and stated; a square float32 matmul rate measured at the start of the run; every
 cell runs in a fresh child process (``subprocess``) so that its peak RSS (``VmHWM`` on Linux,
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` elsewhere; see ``_peak_rss_kib``) minus that

@@ -1,6 +1,6 @@
 """Training speed of the stacked engine against what a user would pick instead.
 
-Protocol (``../shared/PERFORMANCE.md``, "Training")
+Protocol (the README's "Performance" section, "Training")
 ------------------------------------------------------
 Data: ``make_composite_sine`` ([AZLL] Figure 1: x uniform on S^3, d=4), N=1000 training
 points and 2000 test points, float32. Network: two-layer ReLU net d=4 -> m -> 1 with a bias
@@ -417,7 +417,7 @@ def run_profile(args) -> int:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Training speed per epoch of sklearn, skorch, a plain torch loop and "
-        "this library's stacked engine on the [AZLL] composite-sine task (PERFORMANCE.md "
+        "this library's stacked engine on the [AZLL] composite-sine task (the README's protocol, "
         "protocol: round-robin over repeats, medians, ratios within one run).",
     )
     parser.add_argument("--quick", action="store_true",

@@ -11,6 +11,7 @@ from .estimators import (  # noqa: E402
     HalfSpherePadding,
     InconsistentVersionWarning,
     NTKRegressor,
+    ThreeLayerReLURegressor,
     TwoLayerReLURegressor,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "HalfSpherePadding",
     "InconsistentVersionWarning",
     "NTKRegressor",
+    "ThreeLayerReLURegressor",
     "TwoLayerReLURegressor",
     "__version__",
 ]

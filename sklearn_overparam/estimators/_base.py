@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import sklearn
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.exceptions import InconsistentVersionWarning as _SklearnVersionWarning
 from sklearn.model_selection import train_test_split
@@ -107,10 +107,24 @@ class InitialNetwork:
     Z: np.ndarray
     spec: ReLUNetSpec
     params: dict
-    initial: dict
-    train_seed: int
+    initial: dict  # numpy, stacked (K, ...)
+    train_seeds: list
     device: torch.device
     dtype: torch.dtype
+
+    def initial_copy(self, k=0) -> dict:
+        """The numpy initial parameters of copy ``k``."""
+        return {n: p[k] for n, p in self.initial.items()}
+
+
+@dataclass
+class _EngineRun:
+    result: object
+    final: dict
+    dead: np.ndarray
+    has_validation: bool
+    config: SGDConfig
+    objective: object
 
 
 class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
@@ -187,77 +201,147 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
                            early_stopping=self.early_stopping)
 
     # -------------------------------------------------------------- network
-    def _initial_network(self, X, Y, random_state) -> InitialNetwork:
-        """Input map, architecture and initial parameters (a stack of one, on device).
+    def _initial_network(self, X, Y, random_state, *, copies=None) -> InitialNetwork:
+        """Input map, architecture and initial parameters (a stack, on device).
 
         Every estimator draws the same two seeds in the same order (initialization, then
         training), so estimators sharing ``random_state`` and architecture share the
         network: the conjugate-kernel and NTK baselines see the learner's initialization.
+        ``copies`` (a list of ``random_state`` values) stacks one network per entry, each
+        initialized exactly as a fit with that ``random_state`` would be.
         """
-        init_seed, train_seed = draw_seeds(random_state, 2)
+        states = [random_state] if copies is None else [check_random_state(c) for c in copies]
+        seeds = [draw_seeds(rs, 2) for rs in states]
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
         padding = getattr(self, "input_padding", None)
         self.input_map_ = HalfSpherePadding().fit(X) if padding == "half" else None
         Z = self._network_input(X)
         spec = self._build_spec(Z.shape[1], self._n_net_outputs(Y))
-        params = init_params(spec, [init_seed], dtype=dtype, device=device)
-        initial = {n: to_numpy(p[0]).copy() for n, p in params.items()}
-        return InitialNetwork(Z, spec, params, initial, train_seed, device, dtype)
+        params = init_params(spec, [s[0] for s in seeds], dtype=dtype, device=device)
+        initial = {n: to_numpy(p).copy() for n, p in params.items()}
+        return InitialNetwork(Z, spec, params, initial, [s[1] for s in seeds], device, dtype)
 
     def _network_input(self, X):
         """What the network sees for validated raw inputs (the fitted input map)."""
         return X if self.input_map_ is None else self.input_map_._transform(X)
 
     # ------------------------------------------------------------- training
-    def _objective(self, net):
+    def _objective(self, net, settings):
         """What the engine trains: the network itself under ``self._loss``."""
         return NetworkObjective(net.spec, self._loss), net.params
 
-    def _train(self, net, Y, settings, random_state, *, stratify=None):
-        """Run the engine on the objective of ``net``; store the trained network."""
-        objective, trained = self._objective(net)
+    def _engine_seams(self, net, settings, objective):
+        """Extra engine keywords (``selector``, ``post_updates``, ``callbacks``)."""
+        return {}
+
+    def _final_network(self, net, objective, trained):
+        """The full network parameters (a stack of one) after training ``trained``."""
+        return net.params
+
+    def _run_engine(self, net, Y, settings, random_state, *, stratify=None,
+                    on_divergence="raise"):
+        """Train the objective of ``net`` (all its copies); returns what storing needs."""
+        objective, trained = self._objective(net, settings)
         Z, validation = net.Z, None
         if settings.early_stopping:
             Z, Z_val, Y, Y_val = self._split_validation(Z, Y, random_state, stratify)
             validation = (to_tensor(Z_val, dtype=net.dtype, device=net.device),
                           self._targets_tensor(Y_val, net.dtype, net.device))
         Zt = to_tensor(Z, dtype=net.dtype, device=net.device)
+        seams = self._engine_seams(net, settings, objective)
+        callbacks = tuple(seams.pop("callbacks", ())) + tuple(self.callbacks or ())
         result = train(
             objective, trained, Zt, self._targets_tensor(Y, net.dtype, net.device),
-            settings.config, [net.train_seed],
+            settings.config, net.train_seeds,
             validation=validation,
             validation_score=self._validation_score if validation else None,
-            callbacks=tuple(self.callbacks or ()),
+            callbacks=callbacks,
+            on_divergence=on_divergence,
             verbose=self.verbose,
             progress_bar=self.progress_bar,
+            **seams,
         )
-        if bool(dead_layers(net.spec, net.params, Zt)[0]):
+        final = self._final_network(net, objective, trained)
+        dead = dead_layers(net.spec, final, Zt).cpu().numpy()
+        return _EngineRun(result, final, dead, validation is not None, settings.config,
+                          objective)
+
+    def _store_copy(self, net, run, k=0):
+        """Fitted state of copy ``k`` of an engine run; raises if it diverged or died."""
+        if run.dead[k]:
             raise ValueError(
                 "Training diverged: every hidden unit of a layer is inactive on the training "
-                f"data after {int(result.n_epochs[0])} epoch(s) (dead ReLUs: the model is "
-                f"constant). Use a smaller learning rate (learning_rate_init="
+                f"data after {int(run.result.n_epochs[k])} epoch(s) (dead ReLUs: the model "
+                "is constant). Use a smaller learning rate (learning_rate_init="
                 f"{self.learning_rate_init:g}) or scale the inputs and targets "
                 "(e.g. StandardScaler)."
             )
-        self._store_network(net.spec, {n: to_numpy(p[0]) for n, p in net.params.items()},
-                            net.initial)
-        self._record_history(result, validation is not None, settings.config)
-        return result
+        self._store_network(net.spec, {n: to_numpy(p[k]) for n, p in run.final.items()},
+                            net.initial_copy(k))
+        self._record_history(run.result, run.has_validation, run.config, k)
 
-    def _record_history(self, result, has_validation, config):
-        """Fitted loss/validation attributes from an engine run; warn if it did not converge."""
+    def _train(self, net, Y, settings, random_state, *, stratify=None):
+        """Run the engine on the objective of ``net`` (one copy); store the result."""
+        run = self._run_engine(net, Y, settings, random_state, stratify=stratify)
+        self._store_copy(net, run)
+        return run.result
+
+    def _fit_stack(self, X, y, candidates):
+        """Fit one clone per candidate (a dict of stackable parameters) in ONE engine run.
+
+        Every clone is a normal fitted estimator, equal to
+        ``clone(self).set_params(**candidate).fit(X, y)`` up to float rounding (its
+        network, seeds and settings are exactly those of that fit). A candidate whose
+        copy diverges (or dies) gets the exception instead of an estimator, and does not
+        stop the others.
+        """
+        clones = [clone(self).set_params(**c) for c in candidates]
+        X, Y = self._validate_fit_data(X, y)
+        settings = [c._settings(X.shape[0]) for c in clones]
+        config = replace(
+            settings[0].config,
+            learning_rate=[s.config.learning_rate for s in settings],
+            momentum=[s.config.momentum for s in settings],
+            weight_decay=[s.config.weight_decay for s in settings],
+        )
+        group = replace(settings[0], config=config)
+        with torch.no_grad(), thread_limit():
+            net = self._initial_network(X, Y, None,
+                                        copies=[c.random_state for c in clones])
+            run = self._run_engine(net, Y, group, None, on_divergence="mark")
+        out = []
+        for k, est in enumerate(clones):
+            est._validate_fit_data(X, y)
+            est.input_map_ = self.input_map_
+            try:
+                if run.result.diverged[k]:
+                    raise ValueError(
+                        f"Training diverged for candidate {candidates[k]!r}: the training "
+                        "loss became non-finite or exploded. Use a smaller learning rate."
+                    )
+                est._store_copy(net, run, k)
+            except ValueError as exc:
+                est._clear_fitted()
+                out.append(exc)
+                continue
+            out.append(est)
+        return out
+
+    def _record_history(self, result, has_validation, config, k=0):
+        """Fitted loss/validation attributes of copy ``k``; warn if it did not converge."""
         history = result.history.as_dict()
-        self.history_ = {k: v[:, 0] if v.ndim == 2 else v for k, v in history.items()}
-        self.n_iter_ = int(result.n_epochs[0])
+        n = int(result.n_epochs[k])
+        self.history_ = {key: (v[:n, k] if v.ndim == 2 else v[:n]) for key, v in history.items()}
+        self.n_iter_ = n
         self.loss_curve_ = self.history_["loss"].tolist()
         self.loss_ = self.loss_curve_[-1]
         if has_validation:
             self.validation_scores_ = self.history_["validation_score"].tolist()
-            self.best_validation_score_ = float(result.best_validation_score[0])
+            self.best_validation_score_ = float(result.best_validation_score[k])
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        if config.tol is not None and not result.converged[0] and not result.stopped_by_callback:
+        if config.tol is not None and not result.converged[k] and not result.stopped_by_callback:
             warn_user(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet. Increase max_iter or set tol=None to run "

@@ -180,9 +180,10 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
             coef = ridge_features(Phi, Y, n * self.alpha_ / 2.0)
         coef = coef.T
         last = f"W{net.spec.depth - 1}"
-        fitted = dict(net.initial)
-        fitted[last] = coef.astype(net.initial[last].dtype)
-        self._store_network(net.spec, fitted, net.initial)
+        initial = net.initial_copy()
+        fitted = dict(initial)
+        fitted[last] = coef.astype(initial[last].dtype)
+        self._store_network(net.spec, fitted, initial)
         self._record_closed_form(float(np.mean((Phi @ coef.T - Y) ** 2)))
 
     def hidden_features(self, X):

@@ -203,7 +203,8 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
             self._train(net, Y, settings, random_state)
             return
         f0 = self._f0(net.spec, net.params, net.Z, net.dtype, net.device)
-        K = self._gram(net.spec, net.initial, net.Z, None)
+        initial = net.initial_copy()
+        K = self._gram(net.spec, initial, net.Z, None)
         target = Y - f0
         n = net.Z.shape[0]
         if self.alpha == "auto":
@@ -212,12 +213,12 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
         else:
             self.alpha_ = float(self.alpha)
             coef = ridge_kernel(K, target, n * self.alpha_ / 2.0)
-        self._store_network(net.spec, net.initial, net.initial)
+        self._store_network(net.spec, initial, initial)
         self.X_fit_ = net.Z
         self.dual_coef_ = coef
         self._record_closed_form(float(np.mean((K @ coef - target) ** 2)))
 
-    def _objective(self, net):
+    def _objective(self, net, settings):
         delta = {n: torch.zeros_like(net.params[n]) for n in net.spec.trainable_names}
         objective = LinearizedObjective(net.spec, net.params, self._loss,
                                         include_f0=self.include_f0)

@@ -14,10 +14,12 @@ from ._linearized import LinearizedObjective, linearized_forward
 from ._losses import LOSSES, LogisticLoss, SoftmaxCrossEntropyLoss, SquaredLoss, get_loss
 from ._objectives import (
     GaussianSmoothing,
+    IncrementObjective,
     KernelObjective,
     NetworkObjective,
     Objective,
     PerturbedObjective,
+    RandomSignFlips,
     RegularizedObjective,
     RowNormPenalty,
 )
@@ -26,9 +28,10 @@ from ._selectors import (
     BestValidationIterate,
     IterateSelector,
     LastIterate,
+    PerturbedCandidateIterate,
     UniformRandomIterate,
 )
-from ._updates import BallProjection, PostUpdate, SGDUpdate
+from ._updates import BallProjection, GaussianNoise, MultiplierDecay, PostUpdate, SGDUpdate
 
 __all__ = [
     "LOSSES",
@@ -37,17 +40,22 @@ __all__ = [
     "BestValidationIterate",
     "Callback",
     "EpochInfo",
+    "GaussianNoise",
     "GaussianSmoothing",
     "History",
     "IterateSelector",
+    "IncrementObjective",
     "KernelObjective",
     "LastIterate",
     "LinearizedObjective",
     "LogisticLoss",
+    "MultiplierDecay",
     "NetworkObjective",
     "Objective",
+    "PerturbedCandidateIterate",
     "PerturbedObjective",
     "PostUpdate",
+    "RandomSignFlips",
     "RandomStreams",
     "RegularizedObjective",
     "RowNormPenalty",

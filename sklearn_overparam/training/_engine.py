@@ -48,6 +48,8 @@ class SGDConfig:
     returned weights when no selector is passed: ``"last"``, ``"uniform_random"`` (``W_t``,
     ``t in {0, ..., T-1}``: [AZLL] Algorithm 1, [CCZG] Algorithm 2) or
     ``"best_train_loss"`` ([CCZG] Algorithm 1's ``argmin_t L_S(W_t)``).
+    ``steps_per_epoch`` (``sampling="replacement"`` only; default ``ceil(n / batch)``)
+    makes an "epoch" a round of that many steps (the ``T_w`` of [AZLL] Algorithm 2).
     """
 
     learning_rate: float | Sequence[float] = 0.01
@@ -61,6 +63,7 @@ class SGDConfig:
     tol: float | None = 1e-4
     n_iter_no_change: int = 10
     iterate: str = "last"
+    steps_per_epoch: int | None = None
 
 
 @dataclass
@@ -94,11 +97,16 @@ def _per_copy(value, K, name, device, dtype):
 class _Sampler:
     """Batch indices per epoch, one generator per copy (the ``"sampler"`` stream, on CPU)."""
 
-    def __init__(self, n, batch_size, sampling, generators, device):
+    def __init__(self, n, batch_size, sampling, generators, device, steps=None):
         self.n, self.sampling, self.gens, self.device = n, sampling, generators, device
         self.full = batch_size is None or (batch_size >= n and sampling != "replacement")
         self.batch = n if self.full else int(batch_size)
         self.steps = 1 if self.full else math.ceil(n / self.batch)
+        if steps is not None:
+            if sampling != "replacement":
+                raise ValueError("`steps_per_epoch` needs sampling='replacement'; got "
+                                 f"sampling={sampling!r}.")
+            self.steps = int(steps)
         # samples visited per epoch (the weights of the per-batch losses in the epoch loss)
         self.per_epoch = self.steps * self.batch if sampling == "replacement" else n
 
@@ -241,7 +249,8 @@ def train(
         weight_decay=_per_copy(config.weight_decay, K, "weight_decay", device, dtype),
     )
     rng = RandomStreams(seeds)
-    sampler = _Sampler(X.shape[0], config.batch_size, config.sampling, rng("sampler"), device)
+    sampler = _Sampler(X.shape[0], config.batch_size, config.sampling, rng("sampler"), device,
+                       steps=config.steps_per_epoch)
     if selector is None:
         selector = (BestValidationIterate() if validation is not None
                     else SELECTORS[config.iterate]())
@@ -345,8 +354,9 @@ def train(
         if not active.any():
             break
 
-    selector.finalize(params, steps_done=step,
-                      final_loss=lambda: objective.data_loss(params, X, Y))
+    with torch.no_grad():
+        selector.finalize(params, steps_done=step,
+                          final_loss=lambda p: objective.data_loss(p, X, Y))
     best_val = getattr(selector, "best_score_", None)
     return TrainResult(
         params=params,

@@ -216,6 +216,66 @@ def _identity(grads):
     return grads
 
 
+class IncrementObjective(_Wrapper):
+    """``base`` evaluated at ``theta0 + D``: the parameters handed to it are increments.
+
+    The [AZLL] three-layer theory trains increments ``W', V'`` from zero (Sec. 4:
+    ``W = W^(0) + W'``); penalties and perturbations then act on ``D`` directly.
+    ``params0`` holds every tensor of the point (trained or not).
+    """
+
+    def __init__(self, base, params0):
+        super().__init__(base)
+        self.params0 = params0
+
+    def point(self, delta):
+        """The full parameters ``theta0 + D``."""
+        out = dict(self.params0)
+        for name, d in delta.items():
+            out[name] = self.params0[name] + d
+        return out
+
+    def loss_and_grads(self, params, X, Y, ctx=None):
+        return self.base.loss_and_grads(self.point(params), X, Y, ctx)
+
+    def outputs(self, params, X):
+        return self.base.outputs(self.point(params), X)
+
+    def data_loss(self, params, X, Y):
+        return self.base.data_loss(self.point(params), X, Y)
+
+
+class RandomSignFlips:
+    """Random diagonal signs ``Sigma`` on the rows of one tensor and the columns of the next.
+
+    [AZLL] eq. (4.2): the gradient is taken at ``Sigma W'`` and ``V' Sigma`` (fresh
+    ``Sigma = diag(+-1)`` every step, from the ``"objective"`` stream), and mapped back by
+    the same signs; ``V' Sigma Sigma W' = V' W'`` keeps the product of the two layers.
+
+    Parameters
+    ----------
+    rows : str
+        The tensor whose rows flip (``"W0"``: the first layer's neurons).
+    cols : str
+        The tensor whose columns flip with them (``"W1"``).
+    """
+
+    def __init__(self, rows="W0", cols="W1"):
+        self.rows, self.cols = rows, cols
+
+    def flip(self, params, signs):
+        """``params`` with ``rows`` scaled by ``signs`` per row and ``cols`` per column."""
+        out = dict(params)
+        out[self.rows] = params[self.rows] * signs.unsqueeze(2)
+        out[self.cols] = params[self.cols] * signs.unsqueeze(1)
+        return out
+
+    def sample(self, params, ctx):
+        p = params[self.rows]
+        signs = ctx.rng.signs("objective", p.shape[1], dtype=p.dtype, device=p.device)
+        return self.flip(params, signs), lambda grads: self.flip(grads, signs)
+
+
 class PerturbedObjective(_Wrapper):
     """The gradient taken at a randomly perturbed point and mapped back.
 

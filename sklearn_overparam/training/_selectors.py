@@ -117,7 +117,7 @@ class BestTrainingLossIterate(LastIterate):
         torch.minimum(self._best_loss, value, out=self._best_loss)
 
     def finalize(self, params, *, steps_done, final_loss):
-        final = final_loss()
+        final = final_loss(params)
         if self._best_loss is not None:
             keep_final = final <= self._best_loss
             _copy_rows(self._best, params, keep_final)
@@ -125,6 +125,50 @@ class BestTrainingLossIterate(LastIterate):
                 p.copy_(self._best[name])
             final = torch.minimum(final, self._best_loss)
         self.best_loss_ = final.detach().cpu().numpy().astype(np.float64)
+
+
+class PerturbedCandidateIterate(LastIterate):
+    """The best of ``n_candidates`` random perturbations of the final iterate.
+
+    [AZLL] Algorithm 2, lines 6-8: draw ``n_candidates`` perturbations of ``W_T`` (each a
+    ``perturbation.sample`` from the ``"selector"`` stream: fresh Gaussian smoothing, and
+    for Algorithm 2 one sign draw ``Sigma-hat`` shared by all candidates), evaluate the
+    training loss of each and keep the argmin. ``index_`` (per copy) and ``losses_``
+    (``(n_candidates, K)``) are recorded.
+
+    Parameters
+    ----------
+    n_candidates : int
+        Number of perturbation draws.
+    perturbation : callable
+        ``perturbation(params, rng, j) -> params`` giving candidate ``j``.
+    """
+
+    def __init__(self, n_candidates: int, perturbation):
+        if int(n_candidates) < 1:
+            raise ValueError(f"`n_candidates` must be >= 1; got {n_candidates!r}.")
+        self.n_candidates, self.perturbation = int(n_candidates), perturbation
+
+    def start(self, params, *, total_steps, rng):
+        self._rng = rng
+
+    def finalize(self, params, *, steps_done, final_loss):
+        final = {n: p.clone() for n, p in params.items()}
+        losses, best = [], None
+        for j in range(self.n_candidates):
+            cand = self.perturbation(final, self._rng, j)
+            loss = final_loss(cand)
+            if best is None:
+                best, best_loss = {n: p.clone() for n, p in cand.items()}, loss.clone()
+            else:
+                better = loss < best_loss
+                _copy_rows(best, cand, better)
+                best_loss = torch.minimum(best_loss, loss)
+            losses.append(loss.detach().cpu().numpy().astype(np.float64))
+        self.losses_ = np.stack(losses)
+        self.index_ = self.losses_.argmin(axis=0)
+        for name, p in params.items():
+            p.copy_(best[name])
 
 
 SELECTORS = {

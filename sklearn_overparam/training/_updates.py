@@ -106,3 +106,47 @@ class BallProjection:
             norm = diff.flatten(1).norm(dim=1)
             shrink = (self.radius[name] / norm.clamp_min(torch.finfo(p.dtype).tiny)).clamp_(max=1)
             p.copy_(center.addcmul(diff, per_copy_view(shrink, p)))
+
+
+class MultiplierDecay:
+    """``lambda <- (1 - rate) lambda`` every ``every`` steps: weight decay by output scaling.
+
+    [AZLL] Algorithm 2, line 4 (``lambda_{t+1} = (1 - eta) lambda_t`` after each round of
+    ``T_w`` steps). ``multiplier`` is the ``(K,)`` tensor given to the objective, changed in
+    place; ``on_change(multiplier)`` (optional) updates what depends on it, e.g. the
+    weights of penalties evaluated at the scaled point.
+    """
+
+    def __init__(self, multiplier: torch.Tensor, rate, every: int, on_change=None):
+        if int(every) < 1:
+            raise ValueError(f"`every` must be a positive number of steps; got {every!r}.")
+        self.multiplier, self.every, self.on_change = multiplier, int(every), on_change
+        self.factor = 1.0 - torch.as_tensor(rate, dtype=multiplier.dtype,
+                                            device=multiplier.device)
+
+    def apply_(self, params, ctx):
+        if (ctx.step + 1) % self.every == 0:
+            self.multiplier.mul_(self.factor)
+            if self.on_change is not None:
+                self.on_change(self.multiplier)
+
+
+class GaussianNoise:
+    """Noisy SGD: ``theta <- theta + N(0, std^2)`` on named tensors after every step.
+
+    The perturbation of the iterate that [AZLL] Algorithm 2 runs ("noisy SGD", to escape
+    saddle points); draws come from the ``"post_update"`` stream of each copy.
+    """
+
+    def __init__(self, names, std: float):
+        if not std >= 0:
+            raise ValueError(f"`std` must be >= 0; got {std!r}.")
+        self.names, self.std = tuple(names), float(std)
+
+    def apply_(self, params, ctx):
+        if self.std == 0:
+            return
+        for name in self.names:
+            p = params[name]
+            p.add_(ctx.rng.randn("post_update", p.shape[1:], dtype=p.dtype,
+                                 device=p.device), alpha=self.std)
