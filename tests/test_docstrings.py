@@ -2,12 +2,11 @@
 
 import inspect
 
+import numpydoc.validate as numpydoc_validate  # a test dependency: fail, never skip, without it
 import pytest
 
 import sklearn_overparam
 from sklearn_overparam import datasets, kernels, nn, training
-
-numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
 # numpydoc codes checked: missing docstring, undocumented / unknown / misordered
 # parameters, parameters without type or description, bad section order.

@@ -130,21 +130,48 @@ def test_spec_rejects_unknown_trainable_name():
 
 
 def test_forward_backward_with_workspace_reuse_buffers():
-    """With a workspace, repeated calls reuse buffers and still give autograd's gradients."""
+    """A workspace hands the same activation buffers to same-shaped calls, a new one per shape.
+
+    Its results equal the no-workspace path's (and autograd's) at every call.
+    """
     spec = azll_two_layer(4, 9, 1).with_trainable("all")
     params = init_params(spec, [0, 1], dtype=torch.float64)
     ws = {}
     gen = torch.Generator().manual_seed(5)
-    for _ in range(2):
-        X = torch.randn(2, 6, 4, generator=gen, dtype=torch.float64)
-        G = torch.randn(2, 6, 1, generator=gen, dtype=torch.float64)
+
+    def step(n):
+        X = torch.randn(2, n, 4, generator=gen, dtype=torch.float64)
+        G = torch.randn(2, n, 1, generator=gen, dtype=torch.float64)
         out, hidden = forward(spec, params, X, return_hidden=True, workspace=ws)
         mine = backward(spec, params, hidden, G, workspace=ws)
+        # the workspace path equals the allocating path and autograd (checked before the
+        # next call overwrites the buffers)
+        ref_out, ref_hidden = forward(spec, params, X, return_hidden=True)
+        ref = backward(spec, params, ref_hidden, G)
+        torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(hidden[1], ref_hidden[1], rtol=1e-12, atol=1e-15)
         leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
         auto = torch.autograd.grad((forward(spec, leaves, X) * G).sum(), list(leaves.values()))
         for k, a in zip(leaves, auto):
+            torch.testing.assert_close(mine[k], ref[k], rtol=1e-12, atol=1e-15)
             torch.testing.assert_close(mine[k], a, rtol=1e-10, atol=1e-12)
-    assert len(ws) >= 2
+        # the activation buffers: hidden pre/post-ReLU layer and the network output
+        return out, hidden[1]
+
+    def workspace_ptrs():
+        return sorted(t.data_ptr() for t in ws.values() if isinstance(t, torch.Tensor))
+
+    first = step(6)
+    ptrs = [t.data_ptr() for t in first]
+    kept = workspace_ptrs()
+    second = step(6)
+    assert [t.data_ptr() for t in second] == ptrs, "same shapes: the buffers are reused"
+    assert workspace_ptrs() == kept and len(kept) >= 2, "no buffer is replaced or added"
+    third = step(7)
+    assert all(t.data_ptr() not in ptrs for t in third), "a new shape gets new buffers"
+    assert all(t.shape[1] == 7 for t in third)
+    fourth = step(6)
+    assert [t.data_ptr() for t in fourth] == ptrs, "the first shape's buffers are kept"
 
 
 def test_relunet_trains_under_skorch():
