@@ -35,8 +35,8 @@ def empirical_ntk(
     parameters ``theta`` (no width normalization: any output multiplier, such as the
     ``sqrt(m)`` of [CCZG], is part of ``f`` and enters ``K`` squared). Only the tensors in
     ``trainable`` count, so ``trainable=["W0"]`` on an [AZLL] two-layer net is the
-    "hidden weights only" NTK of SPEC section 4, ``K(x, x') = <x, x'> sum_i a_i^2
-    1[h_i(x) > 0] 1[h_i(x') > 0]``.
+    NTK "with respect to only hidden weights" of [AZLL] Sec. 7 (Fig. 1), ``K(x, x') = <x, x'>
+    sum_i a_i^2 1[h_i(x) > 0] 1[h_i(x') > 0]``.
 
     Parameters
     ----------
@@ -71,8 +71,9 @@ def empirical_ntk(
     per_layer : bool, default=False
         Return ``{name: Gram}`` with one Gram per trainable tensor (names ``"W0"``,
         ``"b0"``, ... for library networks, ``named_parameters`` names for modules), in
-        network order; the parts sum to the total (the per-layer kernels ``K_l`` of [CCZG]
-        Section 7.2).
+        network order; the parts sum to the total (the per-layer kernels ``K_l``: the inner
+        products of the per-layer blocks of the neural tangent random features of [CCZG]
+        Def. 3.2, as split in their Assumption 4.1).
     output : {"trace", "full"}, default="trace"
         For ``k > 1`` outputs: ``"trace"`` gives ``sum_r <grad f_r(x), grad f_r(y)>`` of
         shape ``(n_X, n_Y)``; ``"full"`` gives ``K[i, j, r, s] = <grad f_r(x_i), grad
@@ -119,9 +120,11 @@ def empirical_ntk(
 
     References
     ----------
-    Jacot, Gabriel, Hongler (2018), Neural tangent kernel. SPEC section 4 ([AZLL] finite
-    NTK) and section 7.2 ([CCZG] per-layer kernels). Novak et al. (2022), Fast finite width
-    neural tangent kernel (the implementation strategies of neural-tangents).
+    Jacot, Gabriel, Hongler (2018), Neural tangent kernel: convergence and generalization in
+    neural networks. [AZLL] Sec. 7 (the finite-width NTK of the hidden weights) and [CCZG]
+    Def. 3.2 (neural tangent random features, per layer in their Assumption 4.1). Novak et
+    al. (2022), Fast finite width neural tangent kernel (the implementation strategies of
+    neural-tangents).
 
     Examples
     --------

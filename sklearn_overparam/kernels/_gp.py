@@ -173,6 +173,7 @@ class ReLUNNGP(_ReLUKernel):
     >>> import numpy as np
     >>> from sklearn.gaussian_process import GaussianProcessRegressor
     >>> from sklearn.gaussian_process.kernels import WhiteKernel
+    >>> from sklearn_overparam.kernels import ReLUNNGP
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((40, 3))
     >>> y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(40)
@@ -231,6 +232,7 @@ class ReLUNTK(_ReLUKernel):
     --------
     >>> import numpy as np
     >>> from sklearn.svm import SVC
+    >>> from sklearn_overparam.kernels import ReLUNTK
     >>> X = np.random.default_rng(0).standard_normal((30, 4))
     >>> y = (X[:, 0] > 0).astype(int)
     >>> SVC(kernel=ReLUNTK(depth=3)).fit(X, y).predict(X[:3]).shape

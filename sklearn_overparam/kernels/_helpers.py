@@ -102,6 +102,17 @@ def solve_psd(K, Y, *, alpha=0.0) -> np.ndarray:
     Cholesky (``scipy.linalg.cho_factor``/``cho_solve``): ``n^3 / 3`` flops, half of LU,
     and a factorisation failure is a certificate that the matrix is not positive definite.
     The float64 copy ``K + alpha I`` costs ``8 n^2`` bytes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overparam.kernels import solve_psd
+    >>> K = np.array([[2.0, 1.0], [1.0, 2.0]])
+    >>> solve_psd(K, np.array([3.0, 3.0]))
+    array([1., 1.])
+    >>> solve_psd(K, np.array([[3.0, 1.0], [3.0, -1.0]]))  # several right-hand sides
+    array([[ 1.,  1.],
+           [ 1., -1.]])
     """
     A = _check_gram(K, "K")
     if np.shares_memory(A, np.asarray(K)):
@@ -159,6 +170,16 @@ def kernel_target_alignment(K, y, *, centered=True) -> float:
     ``<K, Y Y^T>_F = tr(Y^T K Y)`` and ``||Y Y^T||_F = ||Y^T Y||_F`` avoid forming ``Y Y^T``.
     Centring ``Y`` alone gives the centred numerator since ``tr(Y^T H K H Y) = tr(Yc^T K Yc)``;
     only the norm of ``K`` needs the centred matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overparam.kernels import kernel_target_alignment
+    >>> y = np.array([1.0, -1.0, 1.0, -1.0])
+    >>> round(kernel_target_alignment(np.outer(y, y), y), 6)
+    1.0
+    >>> round(kernel_target_alignment(np.eye(4), y), 3)
+    0.577
     """
     K = _check_gram(K, "K")
     n = K.shape[0]
@@ -209,6 +230,16 @@ def max_learning_rate(K, *, loss="mse") -> float:
     bound makes the top mode converge in one step.
     ``lambda_max`` comes from a dense eigensolver up to n = 1000 and from Lanczos
     (``scipy.sparse.linalg.eigsh``, start vector of ones, so deterministic) above.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overparam.kernels import max_learning_rate
+    >>> K = np.diag([4.0, 1.0])  # n = 2, lambda_max = 4
+    >>> max_learning_rate(K)
+    0.5
+    >>> max_learning_rate(K, loss="half_mse")
+    1.0
     """
     if loss not in ("mse", "half_mse"):
         raise ValueError(f"`loss` must be 'mse' or 'half_mse'; got {loss!r}.")
@@ -251,6 +282,17 @@ def kernel_complexity(K, y, *, alpha=0.0) -> float:
     ------
     ValueError
         If ``K + alpha I`` is not numerically positive definite (see :func:`solve_psd`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overparam.kernels import kernel_complexity, relu_ntk_kernel
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 3))
+    >>> K = relu_ntk_kernel(X, depth=2)
+    >>> smooth, noise = X[:, 0], rng.standard_normal(50)
+    >>> bool(kernel_complexity(K, smooth) < kernel_complexity(K, noise))
+    True
     """
     K = _check_gram(K, "K")
     n = K.shape[0]

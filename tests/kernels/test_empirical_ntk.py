@@ -251,7 +251,7 @@ def test_empirical_ntk_two_layer_spec_closed_form():
 
 
 def test_empirical_ntk_three_layer_spec_closed_form():
-    """AZLL 3-layer NTK of (W, V) is K_W + K_V of SPEC section 4, part by part."""
+    """[AZLL] 3-layer NTK of (W, V) is K_W + K_V (hidden-weight NTK, Sec. 7), part by part."""
     spec = azll_three_layer(5, 9, 1, n_hidden2=7)
     p = init_params(spec, [8], dtype=F64)
     X = _inputs(10, 5, seed=16).numpy()
