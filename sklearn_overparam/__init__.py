@@ -8,19 +8,27 @@ __version__ = "0.1.0"
 
 from .estimators import (  # noqa: E402
     ConjugateKernelRegressor,
+    DeepReLUClassifier,
     HalfSpherePadding,
     InconsistentVersionWarning,
     NTKRegressor,
+    NTRFClassifier,
     ThreeLayerReLURegressor,
+    TwoLayerReLUClassifier,
     TwoLayerReLURegressor,
+    UnitSphereNormalizer,
 )
 
 __all__ = [
     "ConjugateKernelRegressor",
+    "DeepReLUClassifier",
     "HalfSpherePadding",
     "InconsistentVersionWarning",
     "NTKRegressor",
+    "NTRFClassifier",
     "ThreeLayerReLURegressor",
+    "TwoLayerReLUClassifier",
     "TwoLayerReLURegressor",
+    "UnitSphereNormalizer",
     "__version__",
 ]

@@ -213,13 +213,17 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         states = [random_state] if copies is None else [check_random_state(c) for c in copies]
         seeds = [draw_seeds(rs, 2) for rs in states]
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
-        padding = getattr(self, "input_padding", None)
-        self.input_map_ = HalfSpherePadding().fit(X) if padding == "half" else None
+        input_map = self._input_map()
+        self.input_map_ = None if input_map is None else input_map.fit(X)
         Z = self._network_input(X)
         spec = self._build_spec(Z.shape[1], self._n_net_outputs(Y))
         params = init_params(spec, [s[0] for s in seeds], dtype=dtype, device=device)
         initial = {n: to_numpy(p).copy() for n, p in params.items()}
         return InitialNetwork(Z, spec, params, initial, [s[1] for s in seeds], device, dtype)
+
+    def _input_map(self):
+        """The (unfitted) input map of this estimator's settings, or None."""
+        return HalfSpherePadding() if getattr(self, "input_padding", None) == "half" else None
 
     def _network_input(self, X):
         """What the network sees for validated raw inputs (the fitted input map)."""
@@ -235,7 +239,8 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         return {}
 
     def _final_network(self, net, objective, trained):
-        """The full network parameters (a stack of one) after training ``trained``."""
+        """The network parameters (a stack) after training ``trained``; None when the
+        trained model is not the network (a linearization): then it stays at init."""
         return net.params
 
     def _run_engine(self, net, Y, settings, random_state, *, stratify=None,
@@ -262,7 +267,10 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
             **seams,
         )
         final = self._final_network(net, objective, trained)
-        dead = dead_layers(net.spec, final, Zt).cpu().numpy()
+        if final is None:  # a linearized model: the network itself did not move
+            final, dead = net.params, np.zeros(len(net.train_seeds), dtype=bool)
+        else:
+            dead = dead_layers(net.spec, final, Zt).cpu().numpy()
         return _EngineRun(result, final, dead, validation is not None, settings.config,
                           objective)
 

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..nn import fit_half_padding_scale, pad_half
-from ..nn._inputs import HalfPadding
+from ..nn._inputs import HalfPadding, UnitNormalize
 
 
 class HalfSpherePadding(TransformerMixin, BaseEstimator):
@@ -102,3 +102,80 @@ class HalfSpherePadding(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return HalfPadding(self.scale_)
+
+
+class UnitSphereNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Scale every row to unit Euclidean norm (all-zero rows stay zero).
+
+    The input assumption ``||x|| = 1`` of [LL] (A2) and [CCZG] (Assumption 3.1), as the
+    fitted ``input_map_`` of their classifiers (``normalize_inputs=True``). Stateless, like
+    :class:`sklearn.preprocessing.Normalizer`, plus a torch twin for ``network_``.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :term:`fit`, when ``X`` has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overparam import UnitSphereNormalizer
+    >>> UnitSphereNormalizer().fit_transform(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
+
+    def fit(self, X, y=None):
+        """Record the number of features of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : UnitSphereNormalizer
+            The fitted transformer.
+        """
+        validate_data(self, X, dtype=[np.float64, np.float32])
+        return self
+
+    def transform(self, X):
+        """Scale the rows of ``X`` to unit norm.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features)
+            Unit rows (float64).
+        """
+        check_is_fitted(self)
+        return self._transform(validate_data(self, X, reset=False,
+                                             dtype=[np.float64, np.float32]))
+
+    def _transform(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return X / np.where(norms > 0, norms, 1.0)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "n_features_in_")
+
+    def to_torch(self) -> UnitNormalize:
+        """The map as a ``torch.nn.Module``.
+
+        Returns
+        -------
+        module : torch.nn.Module
+            Maps ``(n, d)`` tensors like :meth:`transform`.
+        """
+        check_is_fitted(self)
+        return UnitNormalize()

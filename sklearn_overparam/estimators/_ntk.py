@@ -258,21 +258,29 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
         return K
 
     # ---------------------------------------------------------------- predict
+    def _final_network(self, net, objective, trained):
+        return None if self.solver == "sgd" else net.params
+
     def _predict_chunks(self, Z, dtype, device):
+        if hasattr(self, "increments_"):
+            yield from linearized_chunks(self, Z, dtype, device, include_f0=self.include_f0_)
+            return
         spec = self._fitted_spec()
         params0 = self._fitted_params(dtype, device)
         initial = {n: to_numpy(p[0]) for n, p in params0.items()}
-        delta = None
-        if hasattr(self, "increments_"):
-            delta = {n: to_tensor(d, dtype=dtype, device=device).unsqueeze(0)
-                     for n, d in zip(spec.trainable_names, self.increments_)}
         for s in range(0, Z.shape[0], PREDICT_CHUNK):
             Zc = Z[s : s + PREDICT_CHUNK]
-            if delta is not None:
-                out = linearized_forward(spec, params0, delta,
-                                         to_tensor(Zc, dtype=dtype, device=device),
-                                         include_f0=self.include_f0_)[0]
-                yield to_numpy(out[0])
-            else:
-                f0 = self._f0(spec, params0, Zc, dtype, device)
-                yield f0 + self._gram(spec, initial, Zc, self.X_fit_) @ self.dual_coef_
+            f0 = self._f0(spec, params0, Zc, dtype, device)
+            yield f0 + self._gram(spec, initial, Zc, self.X_fit_) @ self.dual_coef_
+
+
+def linearized_chunks(est, Z, dtype, device, *, include_f0):
+    """Outputs of a fitted linearized model (``increments_`` at ``coefs_``), in chunks."""
+    spec = est._fitted_spec()
+    params0 = est._fitted_params(dtype, device)
+    delta = {n: to_tensor(d, dtype=dtype, device=device).unsqueeze(0)
+             for n, d in zip(spec.trainable_names, est.increments_)}
+    for s in range(0, Z.shape[0], PREDICT_CHUNK):
+        chunk = to_tensor(Z[s : s + PREDICT_CHUNK], dtype=dtype, device=device)
+        yield to_numpy(linearized_forward(spec, params0, delta, chunk,
+                                          include_f0=include_f0)[0][0])

@@ -230,4 +230,12 @@ def fill_doc(cls=None, *, overrides=None):
 
     cls.__doc__ = re.sub(r"^[ \t]*\w+ : .*default=\{\{default\}\}.*$", fill_default, doc,
                          flags=re.M)
+    # groups hold more parameters than one estimator takes: keep the constraints of its own
+    own = {n for n in signature if n != "self"}
+    given = getattr(cls, "_parameter_constraints", None)
+    if given is not None:
+        missing = own - set(given)
+        if missing:
+            raise TypeError(f"{cls.__name__} has no constraints for {sorted(missing)}.")
+        cls._parameter_constraints = {k: v for k, v in given.items() if k in own}
     return cls

@@ -4,7 +4,7 @@ Imports torch (and :mod:`sklearn_overparam._torch`) only.
 """
 
 from ._functional import backward, copy_params, dead_layers, forward, init_params
-from ._inputs import HalfPadding, fit_half_padding_scale, pad_half
+from ._inputs import HalfPadding, UnitNormalize, fit_half_padding_scale, pad_half
 from ._module import ReLUNet
 from ._spec import (
     LayerSpec,
@@ -20,6 +20,7 @@ __all__ = [
     "LayerSpec",
     "ReLUNet",
     "ReLUNetSpec",
+    "UnitNormalize",
     "azll_three_layer",
     "azll_two_layer",
     "backward",

@@ -142,8 +142,9 @@ def backward(
     """Gradients of a loss w.r.t. the tensors ``names`` (default: the trainable ones).
 
     ``grad_out`` is ``dLoss/dOutput`` of shape ``(K, n, k)``, ``hidden`` comes from
-    :func:`forward` and ``multiplier`` is the per-copy one given to it. The backward pass stops at the lowest layer that needs a gradient.
-    ReLU derivative convention: ``1[z > 0]`` (PyTorch's).
+    :func:`forward` and ``multiplier`` is the per-copy one given to it. The backward pass
+    stops at the lowest layer that needs a gradient. ReLU derivative convention:
+    ``1[z > 0]`` (PyTorch's).
     """
     names = spec.trainable_names if names is None else tuple(names)
     wanted = set(names)

@@ -62,3 +62,11 @@ class HalfPadding(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"scale={self.scale:g}"
+
+
+class UnitNormalize(torch.nn.Module):
+    """Rows scaled to unit norm (all-zero rows stay zero), ``(n, d) -> (n, d)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        norms = x.norm(dim=-1, keepdim=True)
+        return x / torch.where(norms > 0, norms, torch.ones_like(norms))

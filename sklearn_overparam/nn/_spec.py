@@ -171,20 +171,22 @@ def ll_two_layer(n_features, n_hidden, n_classes, *, init_std=None, output_init_
     )
 
 
-def cczg_deep(n_features, width, depth) -> ReLUNetSpec:
+def cczg_deep(n_features, width, depth, n_outputs=1) -> ReLUNetSpec:
     """[CCZG] deep network ``f(x) = sqrt(m) W_L s(W_{L-1} ... s(W_1 x))`` ([CCZG] Sec. 2).
 
     No biases, He initialization ``W_l ~ N(0, 2/m)`` for ``l < L`` and ``W_L ~ N(0, 1/m)``;
-    all ``L = depth`` layers train; scalar output.
+    all ``L = depth`` layers train; scalar output (``n_outputs > 1`` is the multi-class
+    extension: ``W_L`` has one row per class).
     """
     d = _check_positive_int("n_features", n_features)
     m = _check_positive_int("width", width)
     L = _check_positive_int("depth", depth)
+    k = _check_positive_int("n_outputs", n_outputs)
     if L < 2:
         raise ValueError(f"`depth` must be >= 2 (weight matrices); got {depth!r}.")
     hidden_std = math.sqrt(2.0 / m)
     layers = [LayerSpec(d, m, hidden_std)]
     layers += [LayerSpec(m, m, hidden_std) for _ in range(L - 2)]
-    layers.append(LayerSpec(m, 1, math.sqrt(1.0 / m)))
+    layers.append(LayerSpec(m, k, math.sqrt(1.0 / m)))
     spec = ReLUNetSpec(layers=tuple(layers), output_multiplier=math.sqrt(m), name="cczg_deep")
     return spec.with_trainable("all")

@@ -31,7 +31,14 @@ from ._selectors import (
     PerturbedCandidateIterate,
     UniformRandomIterate,
 )
-from ._updates import BallProjection, GaussianNoise, MultiplierDecay, PostUpdate, SGDUpdate
+from ._updates import (
+    BallProjection,
+    DualBallProjection,
+    GaussianNoise,
+    MultiplierDecay,
+    PostUpdate,
+    SGDUpdate,
+)
 
 __all__ = [
     "LOSSES",
@@ -39,6 +46,7 @@ __all__ = [
     "BestTrainingLossIterate",
     "BestValidationIterate",
     "Callback",
+    "DualBallProjection",
     "EpochInfo",
     "GaussianNoise",
     "GaussianSmoothing",

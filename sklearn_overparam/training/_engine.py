@@ -50,6 +50,8 @@ class SGDConfig:
     ``"best_train_loss"`` ([CCZG] Algorithm 1's ``argmin_t L_S(W_t)``).
     ``steps_per_epoch`` (``sampling="replacement"`` only; default ``ceil(n / batch)``)
     makes an "epoch" a round of that many steps (the ``T_w`` of [AZLL] Algorithm 2).
+    ``max_steps`` stops the run after that many steps (inside an epoch if need be: the
+    ``T`` of [LL] Sec. 7).
     """
 
     learning_rate: float | Sequence[float] = 0.01
@@ -64,6 +66,7 @@ class SGDConfig:
     n_iter_no_change: int = 10
     iterate: str = "last"
     steps_per_epoch: int | None = None
+    max_steps: int | None = None
 
 
 @dataclass
@@ -254,7 +257,10 @@ def train(
     if selector is None:
         selector = (BestValidationIterate() if validation is not None
                     else SELECTORS[config.iterate]())
-    selector.start(params, total_steps=config.max_epochs * sampler.steps, rng=rng)
+    total_steps = config.max_epochs * sampler.steps
+    if config.max_steps is not None:
+        total_steps = min(total_steps, int(config.max_steps))
+    selector.start(params, total_steps=total_steps, rng=rng)
     if validation is not None and validation_score is None:
         def validation_score(out, y):
             return -objective.loss.value(out, y)
@@ -287,7 +293,10 @@ def train(
         lr_list = [per_copy_view(lr, p) for p in plist]
         ctx.epoch, ctx.lr = epoch, lr
         epoch_loss = torch.zeros(K, dtype=dtype, device=device)
+        seen = 0.0
         for idx in sampler.epoch():
+            if step >= total_steps:
+                break
             ctx.step = step
             if idx is None:
                 xb, yb, frac = X, Y, 1.0
@@ -298,6 +307,7 @@ def train(
                 first_loss = value.detach().clone()
             selector.observe(params, value, step)
             epoch_loss.add_(value, alpha=frac)
+            seen += frac
             rule.step([grads[n] for n in names], lr_list)
             for post in post_updates:
                 post.apply_(params, ctx)
@@ -307,7 +317,7 @@ def train(
         n_steps[active] = step
         n_epochs[active] = epoch + 1
         lr_np = lr.cpu().numpy().astype(np.float64)
-        loss_np = epoch_loss.cpu().numpy().astype(np.float64)
+        loss_np = epoch_loss.cpu().numpy().astype(np.float64) / seen
         start_np = first_loss.cpu().numpy().astype(np.float64)
         exploded = (start_np > 0) & (loss_np > EXPLODE_FACTOR * start_np)
         bad = active & (~np.isfinite(loss_np) | ~_finite_copies(params) | exploded)
@@ -351,7 +361,7 @@ def train(
         if any([bool(cb.on_epoch_end(info)) for cb in cbs]):
             stopped_by_callback = True
             break
-        if not active.any():
+        if not active.any() or step >= total_steps:
             break
 
     with torch.no_grad():

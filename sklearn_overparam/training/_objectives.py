@@ -76,31 +76,57 @@ class NetworkObjective:
 
 
 class KernelObjective:
-    """A kernel model over dual coefficients, ``f(x) = sum_j c_j K(x, x_j)``.
+    """A kernel model over dual coefficients, ``f(x) = sum_b sum_j c_{b,j} K_b(x, x_j)``.
 
-    The engine's "inputs" are rows of the Gram matrix against the ``n_train`` expansion
-    points, shape ``(n, n_train)`` (or ``(K, n, n_train)``); the parameters are
-    ``{"dual_coef": (K, n_train, k)}``, and ``d loss / d c = K(X_batch, X_train)^T g``.
+    The engine's "inputs" are rows of the Gram matrices against the ``n_train`` expansion
+    points, ``blocks`` of them side by side, shape ``(n, blocks * n_train)`` (plus one last
+    column added to the output unchanged when ``offset_column``: e.g. ``f0(x)``); the
+    parameters are ``{"dual_coef": (K, blocks * n_train, k)}``.
+
+    ``functional=False``: the gradient ``d loss / d c = K(X_batch, X_train)^T g``.
+    ``functional=True``: the function-space step ``g`` itself for every block (``g_i`` the
+    loss derivative at training point ``i``): the update ``c_b <- c_b - eta g`` is exactly
+    gradient descent on the primal weights ``Delta_b = sum_i c_{b,i} G_b(x_i)`` when
+    ``K_b(x, x') = <G_b(x), G_b(x')>`` (the NTRF kernel form of [CCZG] Def. 3.2); it needs
+    full-batch steps over the training points in order.
 
     Parameters
     ----------
     loss : str or loss object
         As for :class:`NetworkObjective`.
+    blocks : int, default=1
+        Number of Gram blocks (one per layer for the per-layer NTRF form).
+    offset_column : bool, default=False
+        Whether the inputs end with an offset column.
+    functional : bool, default=False
+        Return function-space steps instead of gradients.
     """
 
     trainable_names = ("dual_coef",)
 
-    def __init__(self, loss):
+    def __init__(self, loss, *, blocks=1, offset_column=False, functional=False):
         self.loss = get_loss(loss)
+        self.blocks, self.offset_column, self.functional = int(blocks), offset_column, functional
+
+    def _split(self, X):
+        return (X[..., :-1], X[..., -1:]) if self.offset_column else (X, None)
 
     def outputs(self, params, X):
+        G, offset = self._split(X)
         c = params["dual_coef"]
-        return torch.matmul(X, c) if X.dim() == 2 else torch.bmm(X, c)
+        out = torch.matmul(G, c) if G.dim() == 2 else torch.bmm(G, c)
+        return out if offset is None else out + offset
 
     def loss_and_grads(self, params, X, Y, ctx=None):
         value, g = self.loss.value_and_grad(self.outputs(params, X), Y)
-        Xt = X.transpose(-1, -2)
-        return value, {"dual_coef": torch.matmul(Xt, g) if X.dim() == 2 else torch.bmm(Xt, g)}
+        if self.functional:
+            n_train = params["dual_coef"].shape[1] // self.blocks
+            if g.shape[1] != n_train:
+                raise ValueError("functional=True needs full-batch steps over the "
+                                 f"{n_train} training points; got a batch of {g.shape[1]}.")
+            return value, {"dual_coef": g.repeat(1, self.blocks, 1)}
+        Gt = self._split(X)[0].transpose(-1, -2)
+        return value, {"dual_coef": torch.matmul(Gt, g) if Gt.dim() == 2 else torch.bmm(Gt, g)}
 
     def data_loss(self, params, X, Y):
         return self.loss.value(self.outputs(params, X), Y)

@@ -108,6 +108,37 @@ class BallProjection:
             p.copy_(center.addcmul(diff, per_copy_view(shrink, p)))
 
 
+class DualBallProjection:
+    """Project per-block dual coefficients onto ``c_b^T K_b c_b <= radius^2``.
+
+    The kernel form of :class:`BallProjection`: with ``Delta_b = sum_i c_{b,i} G_b(x_i)``,
+    ``||Delta_b||_F^2 = c_b^T K_b c_b``, so rescaling ``c_b`` by
+    ``min(1, radius / sqrt(c_b^T K_b c_b))`` is exactly the primal projection.
+
+    Parameters
+    ----------
+    grams : Tensor of shape (blocks, n_train, n_train)
+        The per-block Gram matrices ``K_b``.
+    radius : float
+        The ball's radius (the same for every block).
+    name : str, default="dual_coef"
+        The parameter holding ``(K, blocks * n_train, k)`` coefficients.
+    """
+
+    def __init__(self, grams: torch.Tensor, radius: float, name: str = "dual_coef"):
+        if not radius > 0:
+            raise ValueError(f"`radius` must be > 0; got {radius!r}.")
+        self.grams, self.radius, self.name = grams, float(radius), name
+
+    def apply_(self, params, ctx=None):
+        c = params[self.name]
+        B, n = self.grams.shape[0], self.grams.shape[1]
+        blocks = c.view(c.shape[0], B, n, -1)
+        sq = torch.einsum("kbic,bij,kbjc->kb", blocks, self.grams, blocks).clamp_min(0)
+        shrink = (self.radius / sq.sqrt().clamp_min(torch.finfo(c.dtype).tiny)).clamp_(max=1)
+        blocks.mul_(shrink[:, :, None, None])
+
+
 class MultiplierDecay:
     """``lambda <- (1 - rate) lambda`` every ``every`` steps: weight decay by output scaling.
 

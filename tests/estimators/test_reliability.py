@@ -7,7 +7,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone, is_regressor
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -19,10 +19,20 @@ from sklearn_overparam import InconsistentVersionWarning
 from sklearn_overparam.datasets import make_composite_sine
 
 
-@pytest.fixture(scope="module")
-def data():
+@pytest.fixture
+def data(small_estimator):
+    """The sine data; for classifiers its targets cut into three balanced classes."""
     X, y = make_composite_sine(120, random_state=0)
+    if is_classifier(small_estimator):
+        y = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
     return X, y
+
+
+def _huge_step(est):
+    """Parameters that make one estimator's SGD steps absurdly large."""
+    if "learning_rate_init" in est.get_params():
+        return {"learning_rate_init": 1e3}
+    return {"lr_scale": 1e7}
 
 
 def _fit(est, X, y, **params):
@@ -72,7 +82,8 @@ def test_input_dtypes_and_layouts_all_work(small_estimator, data, tmp_path):
             warnings.simplefilter("ignore", ConvergenceWarning)
             est = clone(small_estimator).fit(Xv, y)
             pred = est.predict(Xv)
-        assert pred.dtype.kind == "f" and pred.shape == (len(y),)
+        kind = "f" if is_regressor(est) else np.asarray(y).dtype.kind
+        assert pred.dtype.kind == kind and pred.shape == (len(y),)
         assert np.all(np.isfinite(pred))
 
 
@@ -82,7 +93,7 @@ def test_non_finite_input_raises_sklearn_message(small_estimator, data, bad):
     X, y = data
     Xb = X.copy()
     Xb[3, 1] = bad
-    yb = y.copy()
+    yb = y.astype(np.float64)
     yb[5] = bad
     match = "NaN" if np.isnan(bad) else "infinity"
     with pytest.raises(ValueError, match=match):
@@ -110,7 +121,7 @@ def test_divergence_raises_and_leaves_estimator_unfitted(small_estimator, data):
     if "solver" in params and params["solver"] == "closed_form":
         small_estimator.set_params(solver="sgd")
     for early_stopping in (False, True):
-        est = clone(small_estimator).set_params(learning_rate_init=1e3,
+        est = clone(small_estimator).set_params(**_huge_step(small_estimator),
                                                 early_stopping=early_stopping)
         with pytest.raises(ValueError, match=r"diverged.*learning rate"):
             est.fit(X * 1e3, y * 1e3)
@@ -194,7 +205,9 @@ def test_pipeline_gridsearch_and_cross_val_score(small_estimator, data):
     X, y = data
     pipe = make_pipeline(StandardScaler(), small_estimator)
     step = type(small_estimator).__name__.lower()
-    grid = {f"{step}__alpha": [1e-4, 1e-2]}
+    params = small_estimator.get_params()
+    grid = ({f"{step}__alpha": [1e-4, 1e-2]} if "alpha" in params
+            else {f"{step}__lr_scale": [5.0, 10.0]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         one = GridSearchCV(pipe, grid, cv=2, n_jobs=1).fit(X, y)
@@ -270,16 +283,29 @@ def test_keyboard_interrupt_propagates_and_leaves_unfitted(small_estimator, data
         check_is_fitted(est)
 
 
-def test_regressors_have_no_probability_api(small_estimator):
-    """Regressors expose neither predict_proba nor decision_function."""
+def test_probability_api_only_on_classifiers(small_estimator, data):
+    """Regressors expose neither predict_proba nor decision_function; classifiers give
+    probabilities that sum to one and agree with predict."""
     if is_regressor(small_estimator):
         assert not hasattr(small_estimator, "predict_proba")
         assert not hasattr(small_estimator, "decision_function")
+        return
+    X, y = data
+    est = _fit(small_estimator, X, y)
+    proba = est.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(est.classes_[proba.argmax(axis=1)], est.predict(X))
+    assert est.decision_function(X).shape == (len(X), len(est.classes_))
 
 
 def test_two_dimensional_targets_keep_their_shape(small_estimator, data):
-    """y of shape (n, k) predicts (n, k), including k = 1."""
+    """Regressors: y of shape (n, k) predicts (n, k), including k = 1; classifiers reject
+    multi-output y with sklearn's message."""
     X, y = data
+    if is_classifier(small_estimator):
+        with pytest.raises(ValueError, match="1d array"):
+            clone(small_estimator).fit(X, np.column_stack([y, y]))
+        return
     for Y in (np.column_stack([y, -y, 2 * y]), y[:, None]):
         est = _fit(small_estimator, X, Y)
         assert est.predict(X).shape == Y.shape
