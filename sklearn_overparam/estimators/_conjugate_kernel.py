@@ -18,6 +18,20 @@ from ._regressors import _RegressorMixin
 SGD_AUTO_ALPHA = 1e-4
 
 
+def azll_baseline_spec(est, n_inputs, n_outputs):
+    """The [AZLL] network of a kernel baseline: two or three layers (``est.depth``)."""
+    if est.depth == 2:
+        if est.n_hidden2 is not None:
+            raise ValueError(
+                "`n_hidden2` is the width of the second hidden layer of the three-layer "
+                f"network; got n_hidden2={est.n_hidden2!r} with depth=2. Set depth=3, or "
+                "n_hidden2=None."
+            )
+        return azll_two_layer(n_inputs, est.n_hidden, n_outputs, output_scale=est.output_scale)
+    return azll_three_layer(n_inputs, est.n_hidden, n_outputs, n_hidden2=est.n_hidden2,
+                            output_scale=est.output_scale)
+
+
 def resolve_alpha(alpha):
     """The weight decay an ``alpha`` of the closed-form estimators means under SGD."""
     return SGD_AUTO_ALPHA if alpha == "auto" else alpha
@@ -149,12 +163,7 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
         self.dtype = dtype
 
     def _build_spec(self, n_inputs, n_outputs):
-        if self.depth == 2:
-            spec = azll_two_layer(n_inputs, self.n_hidden, n_outputs,
-                                  output_scale=self.output_scale)
-        else:
-            spec = azll_three_layer(n_inputs, self.n_hidden, n_outputs,
-                                    n_hidden2=self.n_hidden2, output_scale=self.output_scale)
+        spec = azll_baseline_spec(self, n_inputs, n_outputs)
         return spec.with_trainable([f"W{spec.depth - 1}"])
 
     def _settings(self, n_samples):

@@ -12,10 +12,10 @@ from .._torch import to_numpy, to_tensor
 from ..kernels._analytic import relu_ntk_kernel
 from ..kernels._empirical import empirical_ntk
 from ..kernels._solvers import ridge_kernel, ridge_kernel_loo
-from ..nn import azll_three_layer, azll_two_layer, forward
+from ..nn import forward
 from ..training import LinearizedObjective, linearized_forward
 from ._base import PREDICT_CHUNK, BaseReLUNetwork
-from ._conjugate_kernel import resolve_alpha
+from ._conjugate_kernel import azll_baseline_spec, resolve_alpha
 from ._params import INPUT_PADDING, OPTIMIZER, RIDGE_ALPHA, RUNTIME, constraints, fill_doc
 from ._regressors import _RegressorMixin
 
@@ -177,11 +177,7 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
         self.dtype = dtype
 
     def _build_spec(self, n_inputs, n_outputs):
-        if self.depth == 2:
-            return azll_two_layer(n_inputs, self.n_hidden, n_outputs,
-                                  output_scale=self.output_scale)
-        return azll_three_layer(n_inputs, self.n_hidden, n_outputs, n_hidden2=self.n_hidden2,
-                                output_scale=self.output_scale)
+        return azll_baseline_spec(self, n_inputs, n_outputs)
 
     def _settings(self, n_samples):
         if self.solver == "sgd" and self.kernel == "analytic":
