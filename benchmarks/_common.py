@@ -161,20 +161,28 @@ class Measurement:
     seconds: float
     payload: Any = None
     other_load: float = float("nan")
+    cpu_seconds: float = float("nan")  # CPU time of this process meanwhile (all threads)
 
 
 def timed(fn: Callable[[], Any]) -> Measurement:
-    """Run ``fn`` once with a fresh garbage collection before, timing it with perf_counter."""
+    """Run ``fn`` once with a fresh garbage collection before, timing it with perf_counter.
+
+    Also records this process's CPU time over the call (``time.process_time``): with one
+    thread it is the wall time minus the time the scheduler gave the core to other
+    processes, a contention-free companion of the wall time on a busy machine.
+    """
     gc.collect()
     busy0, self0 = _busy_cpu_seconds(), _self_cpu_seconds()
+    cpu0 = time.process_time()
     start = time.perf_counter()
     out = fn()
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
     busy1, self1 = _busy_cpu_seconds(), _self_cpu_seconds()
     load = float("nan")
     if busy0 is not None and busy1 is not None and seconds > 0:
         load = max(0.0, ((busy1 - busy0) - (self1 - self0)) / seconds)
-    return Measurement(seconds, out, load)
+    return Measurement(seconds, out, load, cpu)
 
 
 @dataclass
@@ -200,6 +208,9 @@ class Results:
 
     def other_loads(self, key) -> list[float]:
         return [m.other_load for m in self.measurements.get(key, [])]
+
+    def cpu_seconds(self, key) -> list[float]:
+        return [m.cpu_seconds for m in self.measurements.get(key, [])]
 
 
 def round_robin(
@@ -233,6 +244,33 @@ def round_robin(
             text += f" (other processes: {m.other_load:.2f} cores)"
             log(f"[repeat {rep + 1}/{repeats}] {cell.key}: {text}")
     return results
+
+
+def matmul_rate(shapes: Iterable[int | tuple[int, int, int]] = (1536, 2048, 2560),
+                repeats: int = 5) -> float:
+    """Best float32 matmul rate of torch on this thread setting, in GFLOP/s.
+
+    The measurement of ``bench_kernels.py`` (best of ``repeats`` timed ``torch.mm`` calls
+    per size after one untimed call, ``2 a b c`` FLOPs each, seeded inputs). A shape is
+    ``n`` (square ``n x n`` times ``n x n``) or ``(a, b, c)`` for ``(a x b) @ (b x c)``.
+    The best call, not the median: on a shared machine it is the closest to the rate of an
+    uncontended core. Call it after :func:`pin_threads`.
+    """
+    import torch
+
+    best = 0.0
+    for shape in shapes:
+        a, b, c = (shape, shape, shape) if isinstance(shape, int) else shape
+        gen = torch.Generator().manual_seed(a * 7919 + b * 31 + c)
+        left = torch.randn(a, b, generator=gen)
+        right = torch.randn(b, c, generator=gen)
+        out = torch.empty(a, c)
+        torch.mm(left, right, out=out)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            torch.mm(left, right, out=out)
+            best = max(best, 2 * a * b * c / (time.perf_counter() - t0) / 1e9)
+    return best
 
 
 def median_spread(values: Sequence[float]) -> tuple[float, float, float]:

@@ -49,19 +49,53 @@ that *other* processes kept busy during the timed fits (/proc/stat minus this pr
 the 2-core machine, anything near 1 or above means the cell was contended and its absolute
 time inflated; ``--wait-idle S`` waits up to S seconds for a quieter machine before each fit.
 
-The last line checks the targets: engine (K=1) >= 2x faster per epoch than sklearn and
->= 3x faster than skorch at every width, and engine16 >= 5x faster per network than
-sklearn at every width. ``--profile`` instead runs the engine under ``torch.profiler`` and
-prints where its time goes.
+Three-layer rows
+----------------
+Network d -> m -> m -> 1 on the same data, batch, momentum, epochs and threads, m in
+``--widths3`` (default 500 and 1000); their cells join the same round-robin (one warm-up fit
+of one epoch each, then ``for rep: for method: for width``), so their ratios are measured in
+the same run as the two-layer ones.
 
-Usage: ``python benchmarks/bench_training.py [--quick] [--widths 500 2000] [--epochs 50]
-[--repeats 3] [--threads 1] [--wait-idle 0] [--methods sklearn skorch torch engine engine16
-regressor] [--profile]``.
+``sklearn3``    ``MLPRegressor(hidden_layer_sizes=(m, m), solver="sgd")``, otherwise the
+                sklearn row's settings (float32 X and y, lr 0.01, momentum 0.9 without
+                Nesterov, batch 50, all epochs forced, alpha 0): every layer and bias trains.
+``three_layer`` ``ThreeLayerReLURegressor`` in its own mode: W and V train (biases and A
+                frozen at init), inputs padded to (sqrt(3)/2 x, 0, 1/2) (d = 6), its
+                default lr 0.002 divided by 10 at half the epochs, momentum 0.9, batch 50,
+                ``max_iter=epochs, tol=None``, float32.
+
+Their table adds ``CPU ms/epoch``: this process's CPU time per epoch (``time.process_time``
+over the fit). With one thread it is the wall time less the time the scheduler gave the
+core to other processes, so on a contended machine its ratio is the cleaner comparison;
+the check uses the wall-time ratio, as every other row.
+
+FLOP share: a square float32 ``torch.mm`` rate (GFLOP/s, best of 5 calls at 1536, 2048
+and 2560, the measurement of ``bench_kernels.py``, via ``_common.matmul_rate``) is measured
+at the start and at the end of the run; the higher is the run's matmul rate. The
+three-layer SGD step is counted as ``2 B (d m + m m + m)`` FLOPs forward (the
+``x W^T``, ``h V^T`` and output products, B = 50, d = 6) and twice that backward (the
+gradients of W and V and the error back-propagated through V), ``ceil(N / B) = 20`` steps
+an epoch; FLOPs per epoch over the median epoch time is the fit's FLOP rate, printed as a
+share of the matmul rate (wall and CPU time), beside the rate of a lone
+``(B x m) @ (m x m)`` product, the step's own matmul shape.
+
+The last line checks the targets: engine (K=1) >= 2x faster per epoch than sklearn and
+>= 3x faster than skorch at every width, engine16 >= 5x faster per network than
+sklearn at every width, and three_layer >= 1.5x faster per epoch than sklearn3 at every
+width of ``--widths3``. ``--profile`` instead runs the engine and ThreeLayerReLURegressor
+under ``torch.profiler`` (operators grouped by input shape) and prints where their time
+goes.
+
+Usage: ``python benchmarks/bench_training.py [--quick] [--widths 500 2000]
+[--widths3 500 1000] [--epochs 50] [--repeats 3] [--threads 1] [--wait-idle 0]
+[--methods sklearn skorch torch engine engine16 regressor] [--methods3 sklearn3 three_layer]
+[--profile]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -76,6 +110,7 @@ from _common import (  # benchmarks/ is on sys.path when run as a script
     fmt_ratio,
     machine_info,
     markdown_table,
+    matmul_rate,
     median_spread,
     pin_threads,
     round_robin,
@@ -101,6 +136,19 @@ METHODS = {
     "engine16": f"engine, K={K_STACK} stacked, per network",
     "regressor": "TwoLayerReLURegressor (W only, padded, lr 0.005)",
 }
+METHODS3 = {
+    "sklearn3": "sklearn MLPRegressor (m, m) (float32 X)",
+    "three_layer": "ThreeLayerReLURegressor (W, V; padded, lr 0.002)",
+}
+THREE_LAYER_SPEEDUP = 1.5  # target: three_layer >= this x faster per epoch than sklearn3
+SQUARE_SIZES, SQUARE_SIZES_QUICK = (1536, 2048, 2560), (512, 1024)
+
+
+def three_layer_step_flops(m, d, batch=BATCH):
+    """FLOPs of one SGD step of the d -> m -> m -> 1 net training W and V (module docstring):
+    ``2 B (d m + m m + m)`` forward, twice that backward."""
+    forward = 2 * batch * (d * m + m * m + m)
+    return 3 * forward
 
 
 # --------------------------------------------------------------------------- data
@@ -116,13 +164,13 @@ def make_data():
 # Each fit_* trains on (X, y) and returns (timing Measurement, test predictions (K, n_test)).
 
 
-def fit_sklearn(X, y, Xte, m, epochs, seed):
+def _fit_mlp(X, y, Xte, hidden, epochs, seed):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
     def fit():
         reg = MLPRegressor(
-            hidden_layer_sizes=(m,), activation="relu", solver="sgd", learning_rate="constant",
+            hidden_layer_sizes=hidden, activation="relu", solver="sgd", learning_rate="constant",
             learning_rate_init=LR, momentum=MOMENTUM, nesterovs_momentum=False,
             batch_size=BATCH, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
             shuffle=True, alpha=0.0, early_stopping=False, random_state=seed,
@@ -133,7 +181,16 @@ def fit_sklearn(X, y, Xte, m, epochs, seed):
 
     t = timed(fit)
     assert t.payload.n_iter_ == epochs, t.payload.n_iter_
+    assert t.payload.coefs_[0].dtype == np.float32  # sklearn kept float32
     return t, t.payload.predict(Xte)[None, :]
+
+
+def fit_sklearn(X, y, Xte, m, epochs, seed):
+    return _fit_mlp(X, y, Xte, (m,), epochs, seed)
+
+
+def fit_sklearn3(X, y, Xte, m, epochs, seed):
+    return _fit_mlp(X, y, Xte, (m, m), epochs, seed)
 
 
 def _sequential(m):
@@ -239,6 +296,7 @@ def fit_engine(X, y, Xte, m, epochs, seed):
 def fit_engine16(X, y, Xte, m, epochs, seed):
     t, pred = _fit_engine(X, y, Xte, m, epochs, [seed * K_STACK + k for k in range(K_STACK)])
     t.seconds /= K_STACK  # per network
+    t.cpu_seconds /= K_STACK
     return t, pred
 
 
@@ -254,6 +312,22 @@ def fit_regressor(X, y, Xte, m, epochs, seed):
     return t, t.payload.predict(Xte)[None, :]
 
 
+def _three_layer(m, epochs, seed):
+    from sklearn_overparam import ThreeLayerReLURegressor
+
+    return ThreeLayerReLURegressor(n_hidden=m, momentum=MOMENTUM, batch_size=BATCH,
+                                   max_iter=epochs, tol=None, random_state=seed,
+                                   dtype="float32")
+
+
+def fit_three_layer(X, y, Xte, m, epochs, seed):
+    t = timed(lambda: _three_layer(m, epochs, seed).fit(X, y))
+    reg = t.payload
+    assert reg.n_iter_ == epochs and tuple(reg.trainable_) == ("W0", "W1")
+    assert reg.coefs_[0].shape == (m, N_FEATURES + 2)  # padded inputs, d = 6
+    return t, reg.predict(Xte)[None, :]
+
+
 FITS = {
     "sklearn": fit_sklearn,
     "skorch": fit_skorch,
@@ -261,15 +335,29 @@ FITS = {
     "engine": fit_engine,
     "engine16": fit_engine16,
     "regressor": fit_regressor,
+    "sklearn3": fit_sklearn3,
+    "three_layer": fit_three_layer,
 }
 
 
 # ----------------------------------------------------------------------- benchmark
+def _square_sizes(args):
+    return SQUARE_SIZES_QUICK if args.quick else SQUARE_SIZES
+
+
+def _rates(args):
+    """Square matmul rate and the step-shaped ``(B x m) @ (m x m)`` rate per width."""
+    square = matmul_rate(_square_sizes(args))
+    thin = {m: matmul_rate([(BATCH, m, m)], repeats=20) for m in args.widths3}
+    return square, thin
+
+
 def run_benchmark(args) -> int:
     wall_start = time.perf_counter()
     info = machine_info(args.threads)
     X, y, Xte, yte = make_data()
     var_y = float(np.var(yte.astype(np.float64)))
+    rates_start = _rates(args) if "three_layer" in args.methods3 else None
 
     def make_cell(method, m):
         reps = iter(range(1, args.repeats + 1))  # seed of the fit = repeat number (1-based)
@@ -277,7 +365,7 @@ def run_benchmark(args) -> int:
         def run():
             t, pred = FITS[method](X, y, Xte, m, args.epochs, next(reps))
             mse = np.mean((pred.astype(np.float64) - yte) ** 2, axis=1)
-            return Measurement(t.seconds, mse, t.other_load)
+            return Measurement(t.seconds, mse, t.other_load, t.cpu_seconds)
 
         def warmup():
             FITS[method](X, y, Xte, m, 1, 0)
@@ -285,41 +373,64 @@ def run_benchmark(args) -> int:
         return Cell((method, m), run, warmup)
 
     cells = [make_cell(method, m) for method in args.methods for m in args.widths]
+    cells += [make_cell(method, m) for method in args.methods3 for m in args.widths3]
 
     def describe(cell, meas):
         ms = meas.seconds / args.epochs * 1e3
-        return f"{ms:.2f} ms/epoch, test MSE/Var {np.median(meas.payload) / var_y:.3f}"
+        cpu = meas.cpu_seconds / args.epochs * 1e3
+        return (f"{ms:.2f} ms/epoch (CPU {cpu:.2f}), test MSE/Var "
+                f"{np.median(meas.payload) / var_y:.3f}")
 
     results = round_robin(cells, args.repeats, log=stderr_log, describe=describe,
                           wait_idle=args.wait_idle)
+    rates_end = _rates(args) if rates_start is not None else None
 
-    ms = {}
+    ms, cpu_ms = {}, {}
     for key in results.measurements:
         ms[key] = median_spread([s / args.epochs * 1e3 for s in results.seconds(key)])
+        cpu_ms[key] = median_spread([s / args.epochs * 1e3 for s in results.cpu_seconds(key)])
 
-    def ratio(ref, key):
-        if (ref, key[1]) not in ms:
+    def ratio(ref, key, table=ms):
+        if (ref, key[1]) not in table:
             return float("nan")
-        return ms[(ref, key[1])][0] / ms[key][0]
+        return table[(ref, key[1])][0] / table[key][0]
 
-    rows, not_learning = [], []
+    not_learning = []
+
+    def learning(key):
+        mses = np.concatenate(results.payloads(key))
+        mse = float(np.median(mses))
+        learns = mse / var_y < LEARN_THRESHOLD
+        if not learns:
+            not_learning.append(f"{key[0]} m={key[1]}")
+        return mses, mse, "yes" if learns else "**NO**"
+
+    rows = []
     for method in args.methods:
         for m in args.widths:
             key = (method, m)
             med, lo, hi = ms[key]
-            mses = np.concatenate(results.payloads(key))
-            mse = float(np.median(mses))
-            learns = mse / var_y < LEARN_THRESHOLD
-            note = "yes" if learns else "**NO**"
+            mses, mse, note = learning(key)
             if method == "engine16":
                 worst = float(np.max(mses)) / var_y
                 note += f" (worst net {worst:.2f})"
-            if not learns:
-                not_learning.append(f"{method} m={m}")
             load = statistics.median(results.other_loads(key))
             rows.append([
                 METHODS[method], m, fmt_num(med), f"{fmt_num(lo)}–{fmt_num(hi)}",
                 fmt_ratio(ratio("sklearn", key)), fmt_ratio(ratio("skorch", key)),
+                fmt_num(mse), f"{mse / var_y:.3f}", note, f"{load:.2f}",
+            ])
+    rows3 = []
+    for method in args.methods3:
+        for m in args.widths3:
+            key = (method, m)
+            med, lo, hi = ms[key]
+            _, mse, note = learning(key)
+            load = statistics.median(results.other_loads(key))
+            rows3.append([
+                METHODS3[method], m, fmt_num(med), f"{fmt_num(lo)}–{fmt_num(hi)}",
+                fmt_num(cpu_ms[key][0]), fmt_ratio(ratio("sklearn3", key)),
+                fmt_ratio(ratio("sklearn3", key, cpu_ms)),
                 fmt_num(mse), f"{mse / var_y:.3f}", note, f"{load:.2f}",
             ])
 
@@ -336,19 +447,46 @@ def run_benchmark(args) -> int:
         f"{args.wait_idle:g} s max",
         f"- Var(y_test) = {var_y:.3f}; 'learns' means test MSE / Var(y) < {LEARN_THRESHOLD}",
     ])
-    out.append("")
-    out.append(markdown_table(
-        ["method", "m", "ms/epoch (median)", "spread (min–max)", "vs sklearn", "vs skorch",
-         "test MSE", "MSE/Var(y)", "learns", "other load"],
-        rows,
-    ))
-    out.append("")
-    out.append("ms/epoch is per network (engine16: total / 16). 'vs X' = X's median / this "
-               "median (> 1: this method is faster). sklearn minimises half the MSE (Glorot "
-               "init); engine and engine16 train the torch loop's network from its PyTorch "
-               "init; regressor trains W only with its own defaults. 'other load' = "
-               "median cores kept busy by other processes during the timed fits (of "
-               f"{os.cpu_count()}; from /proc/stat, coarse).")
+    all_loads = [v for key in results.measurements for v in results.other_loads(key)]
+    if all_loads:
+        out.append(f"- other load over all timed fits (cores of {os.cpu_count()}): median "
+                   f"{statistics.median(all_loads):.2f}, min {min(all_loads):.2f}, max "
+                   f"{max(all_loads):.2f}")
+    if rows:
+        out.append("")
+        out.append(markdown_table(
+            ["method", "m", "ms/epoch (median)", "spread (min–max)", "vs sklearn", "vs skorch",
+             "test MSE", "MSE/Var(y)", "learns", "other load"],
+            rows,
+        ))
+        out.append("")
+        out.append("ms/epoch is per network (engine16: total / 16). 'vs X' = X's median / "
+                   "this median (> 1: this method is faster). sklearn minimises half the MSE "
+                   "(Glorot init); engine and engine16 train the torch loop's network from its "
+                   "PyTorch init; regressor trains W only with its own defaults. 'other load' "
+                   "= median cores kept busy by other processes during the timed fits (of "
+                   f"{os.cpu_count()}; from /proc/stat, coarse).")
+    if rows3:
+        out.append("")
+        out.append(f"## Three-layer ReLU net d -> m -> m -> 1 (same data, batch {BATCH}, "
+                   f"momentum {MOMENTUM}, {args.epochs} epochs, float32, same round-robin)")
+        out.append("")
+        out.append(markdown_table(
+            ["method", "m", "ms/epoch (median)", "spread (min–max)", "CPU ms/epoch",
+             "vs sklearn (m, m)", "vs sklearn (m, m), CPU", "test MSE", "MSE/Var(y)",
+             "learns", "other load"],
+            rows3,
+        ))
+        out.append("")
+        out.append("sklearn (m, m) trains every layer and bias at lr 0.01 (half MSE, Glorot "
+                   "init, d = 4); ThreeLayerReLURegressor trains W and V only (d = 6 padded "
+                   "inputs, lr 0.002, /10 at half the epochs). 'CPU ms/epoch' = this "
+                   "process's CPU time per epoch (wall time less the time other processes "
+                   "held the core); 'vs sklearn (m, m)' is the wall-time ratio of medians, "
+                   "', CPU' the CPU-time one.")
+        if rates_start is not None:
+            out.append("")
+            out.extend(_flop_share(args, ms, cpu_ms, rates_start, rates_end))
     out.append("")
     out.append(_checks(ms, args))
     if not_learning:
@@ -359,16 +497,46 @@ def run_benchmark(args) -> int:
     return 2 if not_learning and args.epochs >= 50 else 0
 
 
+def _flop_share(args, ms, cpu_ms, rates_start, rates_end) -> list[str]:
+    """Lines: the three-layer fit's FLOP rate as a share of the run's matmul rate."""
+    square = max(rates_start[0], rates_end[0])
+    sizes = ", ".join(str(n) for n in _square_sizes(args))
+    lines = [f"Matmul rate (torch.mm float32, {args.threads} thread(s), best of 5 at n = "
+             f"{sizes}): {rates_start[0]:.1f} GFLOP/s at the start, {rates_end[0]:.1f} at "
+             f"the end; the run's rate = {square:.1f} GFLOP/s."]
+    steps = math.ceil(N_TRAIN / BATCH)
+    d = N_FEATURES + 2
+    for m in args.widths3:
+        key = ("three_layer", m)
+        if key not in ms:
+            continue
+        per_epoch = three_layer_step_flops(m, d) * steps
+        wall = per_epoch / (ms[key][0] / 1e3) / 1e9
+        cpu = per_epoch / (cpu_ms[key][0] / 1e3) / 1e9
+        thin = max(rates_start[1][m], rates_end[1][m])
+        lines.append(
+            f"FLOP share, three_layer m={m}: {three_layer_step_flops(m, d):.3g} FLOP/step "
+            f"(2B(dm+m^2+m) forward + twice that backward, B={BATCH}, d={d}) x {steps} "
+            f"steps = {per_epoch:.3g} FLOP/epoch -> {wall:.1f} GFLOP/s on the wall-time "
+            f"median = {100 * wall / square:.0f}% of the matmul rate ({cpu:.1f} GFLOP/s = "
+            f"{100 * cpu / square:.0f}% on CPU time); a lone ({BATCH} x {m}) @ ({m} x {m}) "
+            f"mm runs at {thin:.1f} GFLOP/s ({100 * thin / square:.0f}%)."
+        )
+    return lines
+
+
 def _checks(ms, args) -> str:
-    targets = [("engine", "sklearn", 2.0), ("engine", "skorch", 3.0), ("engine16", "sklearn", 5.0)]
+    targets = [("engine", "sklearn", 2.0, args.widths), ("engine", "skorch", 3.0, args.widths),
+               ("engine16", "sklearn", 5.0, args.widths),
+               ("three_layer", "sklearn3", THREE_LAYER_SPEEDUP, args.widths3)]
     parts = []
-    for method, ref, target in targets:
+    for method, ref, target, widths in targets:
         label = f"{method} >= {target:g}x {ref}"
         values = []
-        for m in args.widths:
+        for m in widths:
             if (method, m) in ms and (ref, m) in ms:
                 values.append((m, ms[(ref, m)][0] / ms[(method, m)][0]))
-        if len(values) < len(args.widths):
+        if not widths or len(values) < len(widths):
             parts.append(f"{label}: n/a (method not run)")
             continue
         ok = all(v >= target for _, v in values)
@@ -379,7 +547,10 @@ def _checks(ms, args) -> str:
 
 # ------------------------------------------------------------------------- profile
 def run_profile(args) -> int:
-    """Where the engine's time goes: torch.profiler over ``train`` for each width."""
+    """Where the time goes: torch.profiler over the engine's ``train`` for each width (two
+    layers, K=1 and K=16; when ``--methods`` is not empty) and over a
+    ``ThreeLayerReLURegressor`` fit for each ``--widths3`` width (when ``three_layer`` is in
+    ``--methods3``; operators grouped by input shape)."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -391,7 +562,7 @@ def run_profile(args) -> int:
     epochs = min(args.epochs, 5)
     steps = epochs * N_TRAIN // BATCH
     print("\n".join(machine_info(args.threads)))
-    for k in (1, K_STACK):
+    for k in (1, K_STACK) if args.methods else ():
         for m in args.widths:
             spec = azll_two_layer(N_FEATURES, m).with_trainable("all")
             seeds = list(range(k))
@@ -410,15 +581,45 @@ def run_profile(args) -> int:
             print(f"\n## engine K={k} m={m}: {plain / steps * 1e3:.3f} ms/step unprofiled "
                   f"({plain / epochs * 1e3:.1f} ms/epoch), {steps} steps profiled")
             print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18))
+    if "three_layer" in args.methods3:
+        _profile_three_layer(args, X, y, epochs, steps)
     return 0
+
+
+def _profile_three_layer(args, X, y, epochs, steps):
+    from torch.profiler import ProfilerActivity, profile
+
+    square = matmul_rate(_square_sizes(args))
+    print(f"\nsquare float32 matmul rate: {square:.1f} GFLOP/s")
+    d = N_FEATURES + 2
+    for m in args.widths3:
+        def go(m=m):
+            return _three_layer(m, epochs, 1).fit(X, y)
+
+        _three_layer(m, 1, 0).fit(X, y)  # warm-up
+        plain = timed(go)
+        flops = three_layer_step_flops(m, d) * steps
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            go()
+        print(f"\n## ThreeLayerReLURegressor m={m}: {plain.seconds / steps * 1e3:.3f} ms/step "
+              f"unprofiled ({plain.seconds / epochs * 1e3:.1f} ms/epoch wall, "
+              f"{plain.cpu_seconds / epochs * 1e3:.1f} CPU; "
+              f"{flops / plain.seconds / 1e9:.1f} GFLOP/s = "
+              f"{100 * flops / plain.seconds / 1e9 / square:.0f}% of the matmul rate; other "
+              f"load {plain.other_load:.2f}), one fit of {epochs} epochs = {steps} steps "
+              "profiled, by input shape")
+        print(prof.key_averages(group_by_input_shape=True).table(
+            sort_by="self_cpu_time_total", row_limit=22, max_name_column_width=28,
+            max_shapes_column_width=80))
 
 
 # ---------------------------------------------------------------------------- main
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Training speed per epoch of sklearn, skorch, a plain torch loop and "
-        "this library's stacked engine on the [AZLL] composite-sine task (the README's protocol, "
-        "protocol: round-robin over repeats, medians, ratios within one run).",
+        "this library's stacked engine on the [AZLL] composite-sine task, two- and "
+        "three-layer (the README's protocol: round-robin over repeats, medians, ratios "
+        "within one run).",
     )
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 5 epochs, 1 repeat (unless --epochs/--repeats given)")
@@ -431,14 +632,22 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for torch (intra-op) and every BLAS/OpenMP pool via "
                         "threadpoolctl (default 1)")
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
-                        help="methods to run, in this order (default: all)")
+    parser.add_argument("--methods", nargs="*", choices=list(METHODS), default=list(METHODS),
+                        help="two-layer methods to run, in this order (default: all; none "
+                        "with an empty list)")
+    parser.add_argument("--widths3", type=int, nargs="+", default=[500, 1000],
+                        help="widths m of the three-layer rows d -> m -> m -> 1 (default: "
+                        "500 1000)")
+    parser.add_argument("--methods3", nargs="*", choices=list(METHODS3),
+                        default=list(METHODS3),
+                        help="three-layer methods to run, in this order (default: all; none "
+                        "with an empty list)")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                         help="before each timed fit, wait up to SECONDS for the other "
                         "processes to use < 0.5 cores (default 0: no wait)")
     parser.add_argument("--profile", action="store_true",
-                        help="profile the engine (K=1 and K=16) with torch.profiler instead "
-                        "of benchmarking (at most 5 epochs)")
+                        help="profile the engine (K=1 and K=16) and ThreeLayerReLURegressor "
+                        "with torch.profiler instead of benchmarking (at most 5 epochs)")
     args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = 5 if args.quick else 50

@@ -28,7 +28,7 @@ from sklearn_overparam.nn import azll_three_layer, forward, init_params
 pytestmark = pytest.mark.paper
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data(n):
     X, y = make_composite_sine(n, random_state=0)
     Xt, yt = make_composite_sine(2000, random_state=1)
@@ -39,7 +39,7 @@ def _mse(est, Xt, yt):
     return float(np.mean((est.predict(Xt) - yt) ** 2))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def three_layer(m, n=1000):
     """Best test MSE of the 3-layer learner over lr in {0.5, 1, 2}/m x wd in {0, 1e-4}."""
     X, y, Xt, yt = _data(n)
@@ -50,7 +50,7 @@ def three_layer(m, n=1000):
     return float(res.val_mse.min())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def last(m, n=1000):
     """3layer(last): ridge on relu(V relu(W x + b1) + b2), best ridge over 10^{-6..2}."""
     X, y, Xt, yt = _data(n)
@@ -59,7 +59,7 @@ def last(m, n=1000):
                for r in 10.0 ** np.arange(-6, 3))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ntk(m, n=1000):
     """3layer(NTK): kernel ridge on y - f0, best ridge over m 10^{-6..2}."""
     X, y, Xt, yt = _data(n)
