@@ -19,6 +19,7 @@ from ._activation import (
 from ._distance import max_scaled_distance, relative_distance_from_init
 from ._kernel import kernel_alignment, ntk_drift
 from ._linearization import linearization_error
+from ._min_width import min_width_for_zero_error
 from ._norms import group_norm, norm_ratio
 from ._recorder import DiagnosticsRecorder
 from ._spectrum import effective_rank, singular_value_gap, top_singular_values
@@ -32,6 +33,7 @@ __all__ = [
     "layerwise_activation_change",
     "linearization_error",
     "max_scaled_distance",
+    "min_width_for_zero_error",
     "norm_ratio",
     "ntk_drift",
     "pseudo_network_gap",
