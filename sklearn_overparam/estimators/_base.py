@@ -4,18 +4,28 @@
 one place (``_settings``) -> the initial network (input map, spec, parameters, seeds) ->
 the estimator's own ``_fit`` (its solver dispatch) -> fitted state. ``predict`` reads
 fitted state only, so ``set_params`` after ``fit`` never changes predictions.
+
+``partial_fit`` and ``warm_start`` go through the same template: the previous fit's
+initialization, input map and training state replace the fresh draw, and one engine
+observer (:class:`_RunObserver`) carries the momentum buffers across calls and opens the
+per-epoch tasks of scikit-learn's callback API (``set_callbacks``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import sys
+import time
 import warnings
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import sklearn
 import torch
+from sklearn import get_config
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.exceptions import InconsistentVersionWarning as _SklearnVersionWarning
@@ -24,7 +34,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import __version__
-from .._compat import _fit_context
+from .._compat import (
+    CallbackSupportMixin,
+    _fit_context,
+    _num_samples,
+    _safe_indexing,
+    check_sample_weight,
+    with_callbacks,
+)
 from .._torch import (
     draw_seeds,
     resolve_device,
@@ -34,7 +51,8 @@ from .._torch import (
     to_tensor,
 )
 from ..nn import ReLUNet, ReLUNetSpec, dead_layers, forward, init_params
-from ..training import NetworkObjective, SGDConfig, train
+from ..training import Callback, NetworkObjective, SGDConfig, train
+from ..training._engine import steps_per_epoch
 from ._input_map import HalfSpherePadding
 
 PREDICT_CHUNK = 8192
@@ -111,6 +129,8 @@ class InitialNetwork:
     train_seeds: list
     device: torch.device
     dtype: torch.dtype
+    # per-row loss weights of the rows of Z (positive; None: unweighted)
+    sample_weight: np.ndarray | None = None
 
     def initial_copy(self, k=0) -> dict:
         """The numpy initial parameters of copy ``k``."""
@@ -125,20 +145,130 @@ class _EngineRun:
     has_validation: bool
     config: SGDConfig
     objective: object
+    recorders: dict
+    n_train: int = 0  # training rows the engine saw (validation rows excluded)
+    observer: object = None
+    selects_last: bool = True  # the returned weights are the last iterate
 
 
-class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
+def mean_squared(residual, sample_weight=None):
+    """``mean_{i,r} residual**2``, the squared loss; weighted over rows with weights."""
+    if sample_weight is None:
+        return float(np.mean(residual**2))
+    return float(np.average(np.mean(residual**2, axis=1), weights=sample_weight))
+
+
+def _continued_seed(seed, offset):
+    """The training seed of a fit continued after ``offset`` epochs (its own streams)."""
+    if not offset:
+        return int(seed)
+    state = np.random.SeedSequence([int(seed), int(offset)]).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1])) & (2**63 - 1)
+
+
+class _ObservedObjective:
+    """An objective whose steps a :class:`_RunObserver` sees first (everything delegated)."""
+
+    def __init__(self, base, observer):
+        self.base, self.observer = base, observer
+
+    def loss_and_grads(self, params, X, Y, ctx=None, *args, **kwargs):
+        value, grads = self.base.loss_and_grads(params, X, Y, ctx, *args, **kwargs)
+        return value, self.observer.before_step(params, grads, ctx)
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+
+class _RunObserver(Callback):
+    """What an estimator follows of one single-network engine run, beside the engine.
+
+    - Momentum buffers: a continued fit's first gradient gets ``momentum * v0`` added, so
+      PyTorch's buffer (``buf = g`` at the first step) continues from ``v0``; with
+      ``capture`` the buffers are tracked exactly as :class:`~sklearn_overparam.training.
+      SGDUpdate` forms them (``buf = momentum buf + g + weight_decay p``), for the next call.
+    - The last iterate: a copy of the trained tensors after every epoch (``snapshot``),
+      when the engine returns another iterate (early stopping, a random or best iterate).
+    - scikit-learn callbacks: one ``"epoch"`` sub-task of the fit's root context per epoch,
+      begun before its first step and ended after it with the reconstruction attributes of
+      the model at that point (a truthy ``on_fit_task_end`` stops training).
+    """
+
+    def __init__(self, est, net, objective, trained, names, *, momentum, weight_decay,
+                 velocity0, capture, snapshot, tasks):
+        self.est, self.net, self.objective, self.names = est, net, objective, names
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.velocity0 = velocity0
+        self.buffers = [torch.zeros_like(trained[n]) for n in names] if capture else None
+        self.snapshot, self.tasks = snapshot, tasks
+        self.last = None
+        self._first, self._epoch, self._task = True, -1, None
+
+    def before_step(self, params, grads, ctx):
+        if self.tasks is not None and ctx is not None and ctx.epoch != self._epoch:
+            self._epoch = ctx.epoch
+            root, X, y, metadata = self.tasks
+            self._task = root.subcontext(task_name="epoch")
+            self._task.call_on_fit_task_begin(estimator=self.est, X=X, y=y, metadata=metadata)
+        if self._first:
+            self._first = False
+            if self.velocity0 is not None:
+                grads = dict(grads)
+                for n in self.names:
+                    grads[n] = grads[n] + self.momentum * self.velocity0[n]
+        if self.buffers is not None:
+            g = [grads[n] for n in self.names]
+            if self.weight_decay:
+                g = torch._foreach_add(g, [params[n] for n in self.names],
+                                       alpha=self.weight_decay)
+            torch._foreach_mul_(self.buffers, self.momentum)
+            torch._foreach_add_(self.buffers, g)
+        return grads
+
+    def on_epoch_end(self, info):
+        if self.snapshot:
+            self.last = {n: t.detach().clone() for n, t in info.params.items()}
+        if self._task is None:
+            return False
+        task, self._task = self._task, None
+        _, X, y, metadata = self.tasks
+        params = info.params
+        return bool(task.call_on_fit_task_end(
+            estimator=self.est, X=X, y=y, metadata=metadata,
+            reconstruction_attributes=lambda: self.est._snapshot_attributes(
+                self.net, self.objective, params)))
+
+    def velocity(self):
+        """The momentum buffers of the run (numpy, copy 0), or None."""
+        if self.buffers is None:
+            return None
+        return {n: to_numpy(b[0]).copy() for n, b in zip(self.names, self.buffers)}
+
+
+def _partial_fit_available(est):
+    """``available_if`` check of ``partial_fit``: iterative solvers only (as MLP's)."""
+    if not est._iterative():
+        raise AttributeError(
+            f"partial_fit is only available for iterative solvers; {type(est).__name__} has "
+            f"solver={getattr(est, 'solver', None)!r}, a closed-form solve."
+        )
+    return True
+
+
+class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator):
     """Fit/predict template for estimators whose model is one network of :mod:`nn`.
 
     Subclasses supply ``_build_spec(n_inputs, n_outputs)``, ``_settings(n_samples)`` and
     ``_fit(net, Y, settings, random_state)``; task mixins supply ``_validate_fit_data``,
-    ``_loss`` and ``_validation_score``.
+    ``_loss``, ``_validation_score``, ``_out_activation`` and ``partial_fit``.
     """
 
     _loss = "squared"
+    _out_activation = "identity"
 
+    @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the estimator on ``(X, y)``.
 
         Parameters
@@ -147,34 +277,150 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
             Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the loss (non-negative, not all zero): the mean loss
+            becomes ``sum_i w_i l_i / sum_i w_i`` (per batch for SGD), a weighted ridge
+            for closed-form solves. Integer weights equal repeated samples under
+            full-batch training and closed forms with a fixed ``alpha``; zero weights equal
+            dropping the samples (they are dropped) for every solver.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        with self._atomic_fit():
-            X, Y = self._validate_fit_data(X, y)
-            settings = self._settings(X.shape[0])
-            random_state = check_random_state(self.random_state)
-            with torch.no_grad(), thread_limit():
-                net = self._initial_network(X, Y, random_state)
-                self._fit(net, Y, settings, random_state)
+        return self._fit_entry(X, y, sample_weight, incremental=False)
+
+    def _iterative(self):
+        """Whether the current ``solver`` trains by steps (closed forms do not)."""
+        return getattr(self, "solver", "sgd") != "closed_form"
+
+    def _fit_entry(self, X, y, sample_weight, *, incremental, classes=None):
+        """``fit`` (a new network, or the previous one with ``warm_start``) and
+        ``partial_fit`` (one epoch from the previous state): one template."""
+        previous = self._previous_fit(incremental)
+        self._fit_call = {"resume": previous, "capture": bool(incremental or self.warm_start),
+                          "incremental": incremental, "tasks": None}
+        try:
+            with self._atomic_fit(previous):
+                self._fit_once(X, y, sample_weight, previous, incremental, classes)
+        finally:
+            del self._fit_call
         return self
+
+    def _fit_once(self, X_raw, y_raw, sample_weight, previous, incremental, classes):
+        if previous is not None:  # what validating against the previous fit reads
+            for key in ("n_features_in_", "feature_names_in_", "classes_", "n_outputs_"):
+                if key in previous:
+                    setattr(self, key, previous[key])
+        X, Y = self._validate_fit_data(X_raw, y_raw, previous=previous,
+                                       incremental=incremental, classes=classes)
+        X, Y, sw, sw_full = self._weighted_rows(X, Y, sample_weight,
+                                                first=previous is None and not incremental)
+        settings = self._settings(X.shape[0])
+        if incremental and settings.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: one epoch has no "
+                "validation curve to stop on. Set early_stopping=False."
+            )
+        offset = len(previous["loss_curve_"]) if previous is not None else 0
+        if settings.config is not None:
+            settings.config = self._continued_config(settings.config, incremental, offset)
+        random_state = check_random_state(self.random_state)
+        metadata = {} if sw_full is None else {"sample_weight": sw_full}
+        max_epochs = settings.config.max_epochs if self._iterative() else 0
+        root = self._init_callback_context(max_subtasks=max_epochs)
+        root.call_on_fit_task_begin(estimator=self, X=X_raw, y=y_raw, metadata=metadata)
+        if getattr(self, "_skl_callbacks", None):
+            self._fit_call["tasks"] = (root, X_raw, y_raw, metadata)
+        with torch.no_grad(), thread_limit():
+            net = self._initial_network(X, Y, random_state)
+            net.sample_weight = sw
+            self._fit(net, Y, settings, random_state)
+        if previous is not None:
+            self._accumulate(previous)
+        root.call_on_fit_task_end(estimator=self, X=X_raw, y=y_raw, metadata=metadata,
+                                  reconstruction_attributes={})
+
+    def _weighted_rows(self, X, Y, sample_weight, *, first):
+        """Validated weights; rows of zero weight dropped (exactly a fit without them).
+
+        Returns ``(X, Y, w, w_full)``: the kept rows, their weights (None when all are
+        equal: the unweighted fit, bit for bit) and the validated full-length weights.
+        """
+        if sample_weight is None:
+            return X, Y, None, None
+        sw = check_sample_weight(sample_weight, X, dtype=np.float64)
+        keep = sw > 0
+        if not keep.all():
+            X, Y = X[keep], Y[keep]
+        w = sw[keep]
+        self._check_weighted_targets(Y, first=first)
+        return X, Y, (None if np.all(w == w[0]) else w), sw
+
+    def _check_weighted_targets(self, Y, *, first):
+        """Task mixins reject targets that positive weights leave unlearnable."""
+
+    @staticmethod
+    def _continued_config(config, incremental, offset):
+        """One epoch for ``partial_fit``; the step schedule counted from the first fit."""
+        if incremental:
+            config = replace(config, max_epochs=1, tol=None, max_steps=None)
+        if offset and config.lr_decay_epoch is not None:
+            config = replace(config, lr_decay_epoch=max(0, config.lr_decay_epoch - offset))
+        return config
+
+    def _previous_fit(self, incremental):
+        """The fitted attributes a continued fit starts from, or None for a new network."""
+        if not (incremental or self.warm_start) or not self._iterative():
+            return None
+        state = getattr(self, "_state_", None)
+        if state is None:  # not fitted, or fitted by a solve that leaves no training state
+            return None
+        solver = getattr(self, "solver", "sgd")
+        if state["solver"] != solver:
+            raise ValueError(
+                f"{'partial_fit' if incremental else 'warm_start=True'} continues the previous "
+                f"fit of solver={state['solver']!r}; got solver={solver!r}. Set "
+                "warm_start=False (and use fit) to start a new network."
+            )
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
+
+    def _resumed(self):
+        """The previous fit's attributes while a continued fit runs, else None."""
+        call = getattr(self, "_fit_call", None)
+        return None if call is None else call["resume"]
+
+    def _accumulate(self, previous):
+        """A continued fit's curves and counters follow the previous fit's (MLP's)."""
+        self.loss_curve_ = list(previous["loss_curve_"]) + self.loss_curve_
+        if self.validation_scores_ is not None and previous["validation_scores_"] is not None:
+            self.validation_scores_ = list(previous["validation_scores_"]) + self.validation_scores_
+        old, new = previous["history_"], self.history_
+        if set(old) == set(new):
+            shift = {"time": old["time"][-1] if len(old["time"]) else 0.0}
+            self.history_ = {k: np.concatenate([old[k], new[k] + shift.get(k, 0)])
+                             for k in new}
+        self.t_ = int(previous["t_"]) + self.t_
+        if self.best_loss_ is not None and previous["best_loss_"] is not None:
+            self.best_loss_ = min(float(previous["best_loss_"]), self.best_loss_)
 
     def _clear_fitted(self):
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, key)
 
     @contextlib.contextmanager
-    def _atomic_fit(self):
+    def _atomic_fit(self, previous=None):
         """A fit starts from no fitted state (nothing stale survives a refit with other
-        settings) and on any error (divergence, KeyboardInterrupt) leaves none behind."""
+        settings) and on any error (divergence, KeyboardInterrupt) leaves none behind; a
+        failed continued fit (``warm_start``, ``partial_fit``) leaves the previous model."""
         self._clear_fitted()
         try:
             yield
         except BaseException:
             self._clear_fitted()
+            if previous is not None:
+                vars(self).update(previous)
             raise
 
     # ------------------------------------------------------------- settings
@@ -208,18 +454,55 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         training), so estimators sharing ``random_state`` and architecture share the
         network: the conjugate-kernel and NTK baselines see the learner's initialization.
         ``copies`` (a list of ``random_state`` values) stacks one network per entry, each
-        initialized exactly as a fit with that ``random_state`` would be.
+        initialized exactly as a fit with that ``random_state`` would be. A continued fit
+        (``warm_start``, ``partial_fit``) keeps the previous fit's input map and
+        initialization, and trains on its own seed (derived from the epochs run so far).
         """
         states = [random_state] if copies is None else [check_random_state(c) for c in copies]
         seeds = [draw_seeds(rs, 2) for rs in states]
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
+        previous = self._resumed() if copies is None else None
         input_map = self._input_map()
-        self.input_map_ = None if input_map is None else input_map.fit(X)
+        if previous is None:
+            self.input_map_ = None if input_map is None else input_map.fit(X)
+        else:
+            self.input_map_ = previous["input_map_"]
+            if type(input_map) is not type(self.input_map_):
+                raise ValueError(
+                    "A continued fit keeps the input map of the first fit "
+                    f"({type(self.input_map_).__name__}); the parameters now ask for "
+                    f"{type(input_map).__name__}. Set warm_start=False to start a new network."
+                )
         Z = self._network_input(X)
         spec = self._build_spec(Z.shape[1], self._n_net_outputs(Y))
-        params = init_params(spec, [s[0] for s in seeds], dtype=dtype, device=device)
-        initial = {n: to_numpy(p).copy() for n, p in params.items()}
-        return InitialNetwork(Z, spec, params, initial, [s[1] for s in seeds], device, dtype)
+        if previous is None:
+            params = init_params(spec, [s[0] for s in seeds], dtype=dtype, device=device)
+            initial = {n: to_numpy(p).copy() for n, p in params.items()}
+            train_seeds = [s[1] for s in seeds]
+        else:
+            initial = self._previous_initial(previous, spec)
+            params = {n: to_tensor(v, dtype=dtype, device=device) for n, v in initial.items()}
+            train_seeds = [_continued_seed(seeds[0][1], len(previous["loss_curve_"]))]
+        return InitialNetwork(Z, spec, params, initial, train_seeds, device, dtype)
+
+    def _previous_initial(self, previous, spec):
+        """The stacked initial parameters of the previous fit, checked against ``spec``."""
+        shapes = [(layer.fan_out, layer.fan_in) for layer in spec.layers]
+        fitted = [tuple(w.shape) for w in previous["initial_coefs_"]]
+        if fitted != shapes or tuple(previous["trainable_"]) != tuple(spec.trainable_names):
+            raise ValueError(
+                "A continued fit trains the network of the previous fit: weight shapes "
+                f"{fitted} with {previous['trainable_']} trained; the parameters now give "
+                f"{shapes} with {spec.trainable_names} trained. Set warm_start=False to "
+                "start a new network."
+            )
+        biases = previous["_state_"].get("initial_biases", {})
+        initial = {}
+        for l, (w, b) in enumerate(zip(previous["initial_coefs_"], previous["intercepts_"])):
+            initial[f"W{l}"] = np.asarray(w)[None].copy()
+            if b is not None:  # a frozen bias is its initial value
+                initial[f"b{l}"] = np.asarray(biases.get(f"b{l}", b))[None].copy()
+        return initial
 
     def _input_map(self):
         """The (unfitted) input map of this estimator's settings, or None."""
@@ -243,27 +526,133 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         trained model is not the network (a linearization): then it stays at init."""
         return net.params
 
+    def _engine_inputs(self, net):
+        """What the engine trains on for the rows of ``net.Z`` (the network inputs)."""
+        return net.Z
+
+    def _observer(self, call, net, settings, objective, trained, selects_last):
+        """The :class:`_RunObserver` a single-network fit needs, or None."""
+        cfg = settings.config
+        momentum = float(np.asarray(cfg.momentum, dtype=np.float64).reshape(-1)[0])
+        decay = float(np.asarray(cfg.weight_decay, dtype=np.float64).reshape(-1)[0])
+        names = tuple(objective.trainable_names)
+        velocity0 = None
+        previous = call["resume"]
+        if previous is not None and momentum:
+            saved = previous["_state_"].get("velocity")
+            if saved is not None and set(saved) == set(names):
+                velocity0 = {n: to_tensor(saved[n][None], dtype=net.dtype, device=net.device)
+                             for n in names}
+        capture = call["capture"] and momentum != 0
+        if not (capture or call["tasks"] or not selects_last or velocity0 is not None):
+            return None
+        return _RunObserver(self, net, objective, trained, names, momentum=momentum,
+                            weight_decay=decay, velocity0=velocity0, capture=capture,
+                            snapshot=not selects_last, tasks=call["tasks"])
+
+    def _restore_trained(self, trained, previous):
+        """Load the previous fit's training state into the tensors the engine trains."""
+        state = previous["_state_"]
+        values = state["trained"] if state["trained"] is not None else (
+            self._public_trained(previous))
+        missing = set(trained) - set(values)
+        if missing:
+            raise ValueError(f"The previous fit's training state lacks {sorted(missing)}; set "
+                             "warm_start=False to start a new network.")
+        for name, tensor in trained.items():
+            tensor.copy_(to_tensor(np.asarray(values[name])[None], dtype=tensor.dtype,
+                                   device=tensor.device))
+
+    def _public_trained(self, attrs):
+        """The trained tensors (numpy, one copy) as the fitted attributes ``attrs`` hold
+        them, or None when they are not there (then the training state is kept apart)."""
+        out = {}
+        for l, (w, b) in enumerate(zip(attrs["coefs_"], attrs["intercepts_"])):
+            out[f"W{l}"] = w
+            if b is not None:
+                out[f"b{l}"] = b
+        return out
+
+    def _store_state(self, net, run):
+        """The training state a later ``warm_start`` / ``partial_fit`` continues (K=1).
+
+        The trained tensors are kept apart only when the fitted attributes do not hold the
+        last iterate (a selected iterate, a linear model's dual coefficients); momentum
+        buffers only from a ``warm_start=True`` fit or ``partial_fit``.
+        """
+        observer = run.observer
+        if observer is not None and observer.last is not None:
+            trained = {n: to_numpy(t[0]).copy() for n, t in observer.last.items()}
+        elif run.selects_last:
+            trained = None
+            if self._public_trained(vars(self)) is None:
+                trained = {n: to_numpy(t[0]).copy() for n, t in run.result.params.items()}
+        else:  # the last iterate is gone: this fit cannot be continued
+            return
+        self._state_ = {
+            "solver": getattr(self, "solver", "sgd"),
+            "trained": trained,
+            "velocity": None if observer is None else observer.velocity(),
+            "initial_biases": {n: np.asarray(net.initial[n][0]).copy()
+                               for n in net.spec.trainable_names if n.startswith("b")},
+        }
+
+    def _snapshot_attributes(self, net, objective, trained):
+        """The prediction attributes of the model at the live state ``trained`` (copies):
+        the ``reconstruction_attributes`` of an epoch for scikit-learn callbacks."""
+        final = self._final_network(net, objective, trained)
+        source = net.params if final is None else final
+        attrs = self._network_attributes(
+            net.spec, {n: to_numpy(p[0]).copy() for n, p in source.items()},
+            net.initial_copy(0))
+        attrs.update(self._snapshot_extra(net, objective, trained))
+        return attrs
+
+    def _snapshot_extra(self, net, objective, trained):
+        """Estimator-specific prediction attributes of a live state (linear models)."""
+        return {}
+
     def _run_engine(self, net, Y, settings, random_state, *, stratify=None,
                     on_divergence="raise"):
         """Train the objective of ``net`` (all its copies); returns what storing needs."""
         objective, trained = self._objective(net, settings)
-        Z, validation = net.Z, None
+        call = getattr(self, "_fit_call", None) if len(net.train_seeds) == 1 else None
+        if call is not None and call["resume"] is not None:
+            self._restore_trained(trained, call["resume"])
+        Z, validation, sw = self._engine_inputs(net), None, net.sample_weight
+        score = self._validation_score
         if settings.early_stopping:
-            Z, Z_val, Y, Y_val = self._split_validation(Z, Y, random_state, stratify)
+            Z, Z_val, Y, Y_val, sw, sw_val = self._split_validation(Z, Y, random_state,
+                                                                    stratify, sw)
             validation = (to_tensor(Z_val, dtype=net.dtype, device=net.device),
                           self._targets_tensor(Y_val, net.dtype, net.device))
+            if sw_val is not None:
+                score = partial(score, sample_weight=to_tensor(sw_val, dtype=net.dtype,
+                                                               device=net.device))
         Zt = to_tensor(Z, dtype=net.dtype, device=net.device)
         seams = self._engine_seams(net, settings, objective)
-        callbacks = tuple(seams.pop("callbacks", ())) + tuple(self.callbacks or ())
+        recorders = self._recorders(net, trained, Y)
+        callbacks = (tuple(seams.pop("callbacks", ())) + tuple(recorders.values())
+                     + tuple(self.callbacks or ()))
+        selects_last = ("selector" not in seams and validation is None
+                        and settings.config.iterate == "last")
+        observer = (None if call is None else
+                    self._observer(call, net, settings, objective, trained, selects_last))
+        engine_objective = objective
+        if observer is not None:
+            engine_objective = _ObservedObjective(objective, observer)
+            callbacks = callbacks + (observer,)
+        weights = {} if sw is None else {"sample_weight": sw}
         result = train(
-            objective, trained, Zt, self._targets_tensor(Y, net.dtype, net.device),
+            engine_objective, trained, Zt, self._targets_tensor(Y, net.dtype, net.device),
             settings.config, net.train_seeds,
             validation=validation,
-            validation_score=self._validation_score if validation else None,
+            validation_score=score if validation else None,
             callbacks=callbacks,
             on_divergence=on_divergence,
             verbose=self.verbose,
             progress_bar=self.progress_bar,
+            **weights,
             **seams,
         )
         final = self._final_network(net, objective, trained)
@@ -272,7 +661,44 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         else:
             dead = dead_layers(net.spec, final, Zt).cpu().numpy()
         return _EngineRun(result, final, dead, validation is not None, settings.config,
-                          objective)
+                          objective, recorders, n_train=Z.shape[0], observer=observer,
+                          selects_last=selects_last)
+
+    def _recorders(self, net, trained, Y):
+        """Diagnostics recorders (training set, and ``diagnostics_X``) for ``record_every``."""
+        every = getattr(self, "record_every", None)
+        if every is None:
+            return {}
+        if trained is not net.params:
+            raise ValueError(
+                "`record_every` records the diagnostics of a network whose weights train; "
+                f"{type(self).__name__} with these settings trains something else (a "
+                "linearization or weight increments). Set record_every=None."
+            )
+        from ..diagnostics import DiagnosticsRecorder
+
+        sets = {"": net.Z}
+        if self.diagnostics_X is not None:
+            Xd = validate_data(self, self.diagnostics_X, reset=False,
+                               dtype=[np.float64, np.float32])
+            sets["X_"] = self._network_input(Xd)
+        return {prefix: DiagnosticsRecorder(net.spec, net.params, to_tensor(
+                    Z, dtype=net.dtype, device=net.device), every=every)
+                for prefix, Z in sets.items()}
+
+    def _store_diagnostics(self, run, k):
+        if not run.recorders:
+            self.diagnostics_ = None
+            return
+        out = {}
+        for prefix, rec in run.recorders.items():
+            records = rec.records
+            mine = np.asarray(records["copy"]) == k
+            for key, values in records.items():
+                if key == "copy" or (prefix and key == "epoch"):
+                    continue
+                out[prefix + key] = np.asarray(values)[mine]
+        self.diagnostics_ = out
 
     def _store_copy(self, net, run, k=0):
         """Fitted state of copy ``k`` of an engine run; raises if it diverged or died."""
@@ -287,53 +713,320 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         self._store_network(net.spec, {n: to_numpy(p[k]) for n, p in run.final.items()},
                             net.initial_copy(k))
         self._record_history(run.result, run.has_validation, run.config, k)
+        self._store_diagnostics(run, k)
+        self.t_ = self._samples_seen(run, k)
+
+    @staticmethod
+    def _samples_seen(run, k):
+        """Training samples the solver visited in the run (MLP's ``t_``)."""
+        cfg, n, steps = run.config, run.n_train, int(run.result.n_steps[k])
+        batch = n if cfg.batch_size is None else int(cfg.batch_size)
+        if cfg.sampling == "replacement":
+            return steps * batch
+        if batch >= n:
+            return steps * n
+        per_epoch = math.ceil(n / batch)
+        return (steps // per_epoch) * n + (steps % per_epoch) * batch
 
     def _train(self, net, Y, settings, random_state, *, stratify=None):
         """Run the engine on the objective of ``net`` (one copy); store the result."""
         run = self._run_engine(net, Y, settings, random_state, stratify=stratify)
         self._store_copy(net, run)
+        self._store_state(net, run)
         return run.result
 
-    def _fit_stack(self, X, y, candidates):
-        """Fit one clone per candidate (a dict of stackable parameters) in ONE engine run.
+    # ---------------------------------------------------------------- stacking
+    # solvers whose ``_fit`` is more than one engine run over the training rows: closed
+    # forms, and NTRF's projected GD (its step size comes from the training Gram)
+    _UNSTACKED_SOLVERS = ("closed_form", "primal_pgd", "kernel_pgd")
+
+    @dataclass
+    class _StackCopy:
+        """One clone's part of a stacked fit: its validated training data and settings."""
+
+        X: np.ndarray
+        Y: np.ndarray
+        rows: np.ndarray  # its rows of the shared inputs (zero-weight rows dropped)
+        weights: np.ndarray | None
+        settings: FitSettings
+        slot: int  # its network inputs' slot
+
+    def _stack_blockers(self):
+        """Why fits of this estimator cannot share an engine run (empty when they can)."""
+        reasons = []
+        solver = getattr(self, "solver", "sgd")
+        if solver in self._UNSTACKED_SOLVERS:
+            reasons.append(f"solver={solver!r} is not a run of the SGD engine alone")
+        checks = (
+            ("early_stopping", "early_stopping=True holds out a validation split per fit"),
+            ("callbacks", "engine callbacks observe one fit's run"),
+            ("stop_at_zero_error", "stop_at_zero_error checks one fit's training error"),
+            ("warm_start", "warm_start=True keeps a fit's momentum for the next call"),
+        )
+        for name, why in checks:
+            if getattr(self, name, None):
+                reasons.append(why)
+        if getattr(self, "record_every", None) is not None:
+            reasons.append("record_every records one fit's diagnostics")
+        if getattr(self, "_skl_callbacks", None):
+            reasons.append("scikit-learn callbacks (set_callbacks) follow one fit")
+        return reasons
+
+    def _fit_stack(self, X, y, candidates, *, rows=None, sample_weight=None, max_copies=None,
+                   return_times=False):
+        """Fit one clone per candidate (a dict of stackable parameters), stacked.
 
         Every clone is a normal fitted estimator, equal to
-        ``clone(self).set_params(**candidate).fit(X, y)`` up to float rounding (its
-        network, seeds and settings are exactly those of that fit). A candidate whose
-        copy diverges (or dies) gets the exception instead of an estimator, and does not
-        stop the others.
+        ``clone(self).set_params(**candidate).fit(X_k[rows_k], y[rows_k],
+        sample_weight=sample_weight[rows_k])`` up to float rounding (its network, seeds,
+        input map and settings are exactly those of that fit). Clones with the same
+        architecture and schedule train as ONE engine run (at most ``max_copies`` networks
+        each: tiles that stay in cache); each copy samples its batches from its own rows
+        of the shared inputs. A candidate whose fit fails (divergence, dead ReLUs, invalid
+        parameters) gets the exception instead of an estimator, and does not stop the
+        others. Estimators whose fits cannot share a run (:meth:`_stack_blockers`) are
+        fitted one after another.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d), or a list of K of them
+            Shared raw inputs, or one per candidate (e.g. preprocessed per CV fold: pass
+            the same object for candidates of one fold so they share it).
+        y : array-like of shape (n,) or (n, k)
+            Targets (shared).
+        candidates : list of dict
+            Parameters of each clone.
+        rows : list of K integer arrays, optional
+            Training rows of each clone in ``X`` and ``y``; default all rows.
+        sample_weight : array-like of shape (n,), optional
+            Per-sample weights (each clone uses those of its rows; zero-weight rows are
+            dropped, as ``fit`` does).
+        max_copies : int, optional
+            Largest stack of one engine run.
+        return_times : bool, default=False
+            Also return the seconds spent on each clone (its share of the engine runs).
+
+        Returns
+        -------
+        fitted : list
+            One fitted estimator (or exception) per candidate; with ``return_times``, the
+            tuple ``(fitted, times)``.
         """
-        clones = [clone(self).set_params(**c) for c in candidates]
-        X, Y = self._validate_fit_data(X, y)
-        settings = [c._settings(X.shape[0]) for c in clones]
-        config = replace(
-            settings[0].config,
-            learning_rate=[s.config.learning_rate for s in settings],
-            momentum=[s.config.momentum for s in settings],
-            weight_decay=[s.config.weight_decay for s in settings],
-        )
-        group = replace(settings[0], config=config)
-        with torch.no_grad(), thread_limit():
-            net = self._initial_network(X, Y, None,
-                                        copies=[c.random_state for c in clones])
-            run = self._run_engine(net, Y, group, None, on_divergence="mark")
-        out = []
+        K = len(candidates)
+        per_copy_X = isinstance(X, (list, tuple))
+        if per_copy_X and len(X) != K:
+            raise ValueError(f"`X` must be one array or one per candidate ({K}); got {len(X)}.")
+        if rows is not None and len(rows) != K:
+            raise ValueError(f"`rows` must hold one index array per candidate ({K}); got "
+                             f"{len(rows)}.")
+        n = _num_samples(X[0] if per_copy_X else X)
+        rows = [np.arange(n) if rows is None else np.asarray(rows[k]) for k in range(K)]
+        clones = [clone(self).set_params(**clone(c, safe=False)) for c in candidates]
+        times = np.zeros(K)
+        out = [None] * K
+        inputs = [X[k] if per_copy_X else X for k in range(K)]
+        if self._stack_blockers():
+            for k, est in enumerate(clones):
+                start = time.perf_counter()
+                kwargs = {} if sample_weight is None else {
+                    "sample_weight": _safe_indexing(sample_weight, rows[k])}
+                try:
+                    out[k] = est.fit(_safe_indexing(inputs[k], rows[k]),
+                                     _safe_indexing(y, rows[k]), **kwargs)
+                except Exception as exc:  # noqa: BLE001 - the candidate's own failure
+                    out[k] = exc
+                times[k] = time.perf_counter() - start
+            return (out, times) if return_times else out
+        prepared = self._stack_prepare(clones, inputs, y, rows, sample_weight, out, times, n)
+        for run in self._stack_runs(clones, prepared, max_copies):
+            self._stack_train(run, clones, prepared, out, times)
+        return (out, times) if return_times else out
+
+    def _stack_prepare(self, clones, inputs, y, rows, sample_weight, out, times, n):
+        """Per clone: validated data, kept rows, settings, input map and input slot.
+
+        Clones of one (inputs, rows) pair share one fitted input map; network inputs that
+        agree on the rows they share go to one slot of the engine's inputs (a stateless
+        map, or none: all folds read one shared array).
+        """
+        skip = get_config()["skip_parameter_validation"]
+        maps, slots, prepared = {}, [], {}
         for k, est in enumerate(clones):
-            est._validate_fit_data(X, y)
-            est.input_map_ = self.input_map_
+            start = time.perf_counter()
             try:
-                if run.result.diverged[k]:
-                    raise ValueError(
-                        f"Training diverged for candidate {candidates[k]!r}: the training "
-                        "loss became non-finite or exploded. Use a smaller learning rate."
-                    )
-                est._store_copy(net, run, k)
-            except ValueError as exc:
+                if not skip:
+                    est._validate_params()
+                r = rows[k]
+                Xv, Yv = est._validate_fit_data(_safe_indexing(inputs[k], r),
+                                                _safe_indexing(y, r))
+                weights = None
+                if sample_weight is not None:
+                    sw_rows = _safe_indexing(sample_weight, r)
+                    Xv, Yv, _, sw = est._weighted_rows(Xv, Yv, sw_rows, first=True)
+                    keep = np.asarray(sw) > 0
+                    r = r[keep]
+                    weights = np.asarray(sw, dtype=np.float64)[keep]
+                settings = est._settings(Xv.shape[0])
+                key = (id(inputs[k]), r.tobytes())
+                if key not in maps:
+                    input_map = est._input_map()
+                    input_map = None if input_map is None else input_map.fit(Xv)
+                    est.input_map_ = input_map
+                    Z = est._network_input(Xv)
+                    maps[key] = (input_map, self._stack_slot(slots, Z, r, n))
+                est.input_map_, slot = maps[key]
+                prepared[k] = self._StackCopy(Xv, Yv, r, weights, settings, slot)
+            except Exception as exc:  # noqa: BLE001 - the candidate's own failure
                 est._clear_fitted()
-                out.append(exc)
+                out[k] = exc
+            times[k] += time.perf_counter() - start
+        return {"copies": prepared, "slots": slots}
+
+    @staticmethod
+    def _stack_slot(slots, Z, r, n):
+        """The index of a slot (``n`` rows) that agrees with ``Z`` on the rows both hold
+        (a new slot if none does)."""
+        Z = np.asarray(Z)
+        for i, (arr, filled) in enumerate(slots):
+            if arr.dtype != Z.dtype or arr.shape[1:] != Z.shape[1:]:
                 continue
-            out.append(est)
-        return out
+            shared = filled[r]
+            if np.array_equal(arr[r[shared]], Z[shared]):
+                arr[r] = Z
+                filled[r] = True
+                return i
+        arr = np.zeros((n,) + Z.shape[1:], dtype=Z.dtype)
+        filled = np.zeros(n, dtype=bool)
+        arr[r], filled[r] = Z, True
+        slots.append((arr, filled))
+        return len(slots) - 1
+
+    def _stack_runs(self, clones, prepared, max_copies):
+        """Clones grouped into engine runs: same architecture, loss and schedule (learning
+        rate, momentum and weight decay may differ), at most ``max_copies`` each."""
+        groups = {}
+        for k, copy in prepared["copies"].items():
+            est, cfg = clones[k], copy.settings.config
+            shared = replace(cfg, learning_rate=0.0, momentum=0.0, weight_decay=0.0)
+            d = prepared["slots"][copy.slot][0].shape[1]
+            signature = [repr(shared), copy.settings.solver, copy.settings.early_stopping,
+                         repr(est._build_spec(d, est._n_net_outputs(copy.Y))), repr(est._loss),
+                         repr(getattr(est, "classes_", None))]
+            if (cfg.sampling == "replacement" or cfg.iterate == "uniform_random"
+                    or cfg.max_steps is not None):  # step-indexed: copies must stay in phase
+                signature.append(steps_per_epoch(len(copy.rows), cfg))
+            groups.setdefault(tuple(signature), []).append(k)
+        size = max_copies or max((len(g) for g in groups.values()), default=1)
+        return [g[s:s + size] for g in groups.values() for s in range(0, len(g), size)]
+
+    def _stack_train(self, idx, clones, prepared, out, times):
+        """One engine run over the clones ``idx``; stores each copy in its clone."""
+        start = time.perf_counter()
+        copies = [prepared["copies"][k] for k in idx]
+        first = clones[idx[0]]
+        device, dtype = resolve_device(first.device), resolve_dtype(first.dtype)
+        used = sorted({c.slot for c in copies})
+        slot_arrays = [prepared["slots"][s][0] for s in used]
+        n = slot_arrays[0].shape[0]
+        Z = np.stack(slot_arrays) if len(used) > 1 else slot_arrays[0]
+        Y = np.zeros((n,) + copies[0].Y.shape[1:], dtype=copies[0].Y.dtype)
+        for c in copies:
+            Y[c.rows] = c.Y
+        seeds = [draw_seeds(check_random_state(clones[k].random_state), 2) for k in idx]
+        spec = first._build_spec(Z.shape[-1], first._n_net_outputs(copies[0].Y))
+        configs = [c.settings.config for c in copies]
+        group = replace(copies[0].settings, config=replace(
+            configs[0], learning_rate=[c.learning_rate for c in configs],
+            momentum=[c.momentum for c in configs],
+            weight_decay=[c.weight_decay for c in configs]))
+        all_rows = all(len(c.rows) == n and np.array_equal(c.rows, np.arange(n)) for c in copies)
+        weighted = [c for c in copies if c.weights is not None and np.ptp(c.weights) > 0]
+        sw = None
+        if weighted:
+            sw = np.ones((len(idx), n))
+            for j, c in enumerate(copies):
+                if c.weights is not None:
+                    sw[j, c.rows] = c.weights
+        with torch.no_grad(), thread_limit():
+            params = init_params(spec, [s[0] for s in seeds], dtype=dtype, device=device)
+            initial = {name: to_numpy(p).copy() for name, p in params.items()}
+            net = InitialNetwork(Z, spec, params, initial, [s[1] for s in seeds], device, dtype)
+            objective, trained = first._objective(net, group)
+            seams = first._engine_seams(net, group, objective)
+            callbacks = tuple(seams.pop("callbacks", ())) + tuple(first.callbacks or ())
+            selects_last = "selector" not in seams and group.config.iterate == "last"
+            Zt = to_tensor(Z, dtype=dtype, device=device)
+            extra = {}
+            if len(used) > 1:
+                extra["x_index"] = [used.index(c.slot) for c in copies]
+            if not all_rows or len(used) > 1:
+                extra["rows"] = [c.rows for c in copies]
+            if sw is not None:
+                extra["sample_weight"] = sw
+            try:
+                result = train(objective, trained, Zt, first._targets_tensor(Y, dtype, device),
+                               group.config, net.train_seeds, callbacks=callbacks,
+                               on_divergence="mark", verbose=first.verbose,
+                               progress_bar=first.progress_bar, **extra, **seams)
+            except ValueError as exc:  # every copy diverged
+                for k in idx:
+                    clones[k]._clear_fitted()
+                    out[k] = exc
+                    times[k] += (time.perf_counter() - start) / len(idx)
+                return
+            final = first._final_network(net, objective, trained)
+            dead = np.zeros(len(idx), dtype=bool)
+            if final is None:
+                final = net.params
+            else:
+                for j, c in enumerate(copies):
+                    Zj = Zt if Zt.dim() == 2 else Zt[used.index(c.slot)]
+                    Zj = Zj[torch.as_tensor(c.rows, device=device)]
+                    dead[j] = bool(dead_layers(spec, {name: p[j:j + 1] for name, p in
+                                                      final.items()}, Zj)[0])
+            fields = {f.name for f in dataclasses.fields(_EngineRun)}
+            run = dict(result=result, final=final, dead=dead, has_validation=False,
+                       config=group.config, objective=objective, recorders={}, n_train=n,
+                       observer=None, selects_last=selects_last)
+            run = _EngineRun(**{key: v for key, v in run.items() if key in fields})
+            share = (time.perf_counter() - start) / len(idx)
+            for j, k in enumerate(idx):
+                t0 = time.perf_counter()
+                out[k] = self._stack_store(clones[k], net, run, j, copies[j], fields)
+                times[k] += share + time.perf_counter() - t0
+
+    @staticmethod
+    def _stack_store(est, net, run, j, copy, fields):
+        """Copy ``j`` of a stacked run stored by the clone's own ``_fit`` (its solver
+        dispatch and fitted attributes), with the engine run replaced by copy ``j``'s part
+        of the stacked one: what its own ``fit`` would have stored."""
+        own = {"n_train": len(copy.rows)} if "n_train" in fields else {}
+        mine = replace(run, **own)
+        one = {name: p[j:j + 1] for name, p in run.result.params.items()}
+        view = replace(mine, result=replace(run.result, params=one))
+        net_j = replace(net, params={name: p[j:j + 1] for name, p in net.params.items()},
+                        initial={name: v[j:j + 1] for name, v in net.initial.items()},
+                        train_seeds=[net.train_seeds[j]])
+        try:
+            if run.result.diverged[j]:
+                raise ValueError(
+                    "Training diverged: the training loss became non-finite or exploded "
+                    f"(at epoch {int(run.result.n_epochs[j])}); the weights are not usable. "
+                    "Use a smaller learning rate (learning_rate_init="
+                    f"{est.learning_rate_init:g}) or scale the inputs and targets "
+                    "(e.g. StandardScaler)."
+                )
+            est._run_engine = lambda *args, **kwargs: view
+            est._store_copy = lambda *args, **kwargs: type(est)._store_copy(est, net, mine, j)
+            try:
+                with torch.no_grad(), thread_limit():
+                    est._fit(net_j, copy.Y, copy.settings, None)
+            finally:
+                del est._run_engine, est._store_copy
+        except Exception as exc:  # noqa: BLE001 - the candidate's own failure
+            est._clear_fitted()
+            return exc
+        return est
 
     def _record_history(self, result, has_validation, config, k=0):
         """Fitted loss/validation attributes of copy ``k``; warn if it did not converge."""
@@ -346,9 +1039,11 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         if has_validation:
             self.validation_scores_ = self.history_["validation_score"].tolist()
             self.best_validation_score_ = float(result.best_validation_score[k])
+            self.best_loss_ = None  # as MLP: the validation score decides
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
+            self.best_loss_ = float(np.min(self.history_["loss"]))
         if config.tol is not None and not result.converged[k] and not result.stopped_by_callback:
             warn_user(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
@@ -357,26 +1052,37 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
                 ConvergenceWarning,
             )
 
-    def _record_closed_form(self, loss):
+    def _record_closed_form(self, loss, n_samples):
         """Fitted loss attributes of a closed-form solve (one 'iteration')."""
+        if getattr(self, "record_every", None) is not None:
+            raise ValueError(
+                "`record_every` records diagnostics along SGD training; a closed-form solve "
+                "has no epochs. Use solver='sgd' or record_every=None."
+            )
+        self.diagnostics_ = None
         self.n_iter_ = 1
         self.loss_ = loss
         self.loss_curve_ = [loss]
+        self.best_loss_ = loss
+        self.t_ = int(n_samples)
         self.validation_scores_ = None
         self.best_validation_score_ = None
         self.history_ = {"loss": np.array([loss])}
 
-    def _split_validation(self, Z, Y, random_state, stratify):
-        Z, Z_val, Y, Y_val = train_test_split(
-            Z, Y, test_size=self.validation_fraction, random_state=random_state,
+    def _split_validation(self, Z, Y, random_state, stratify, sample_weight=None):
+        arrays = (Z, Y) if sample_weight is None else (Z, Y, sample_weight)
+        parts = train_test_split(
+            *arrays, test_size=self.validation_fraction, random_state=random_state,
             stratify=stratify,
         )
-        if Z_val.shape[0] < 2:
+        if parts[1].shape[0] < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' or the "
                 "size of your dataset."
             )
-        return Z, Z_val, Y, Y_val
+        if sample_weight is None:
+            parts = [*parts, None, None]
+        return tuple(parts)
 
     def _targets_tensor(self, Y, dtype, device):
         return to_tensor(Y, dtype=dtype, device=device)
@@ -385,12 +1091,21 @@ class BaseReLUNetwork(VersionedPickleMixin, BaseEstimator):
         return Y.shape[1]
 
     # ------------------------------------------------------------ fitted state
+    def _network_attributes(self, spec, params, initial):
+        """The fitted attributes of a network (numpy ``params`` and ``initial``)."""
+        return {
+            "coefs_": [params[f"W{l}"] for l in range(spec.depth)],
+            "intercepts_": [params.get(f"b{l}") for l in range(spec.depth)],
+            "initial_coefs_": [initial[f"W{l}"] for l in range(spec.depth)],
+            "output_multiplier_": float(spec.output_multiplier),
+            "trainable_": tuple(spec.trainable_names),
+            "n_layers_": spec.depth + 1,
+            "out_activation_": self._out_activation,
+        }
+
     def _store_network(self, spec, params, initial):
-        self.coefs_ = [params[f"W{l}"] for l in range(spec.depth)]
-        self.intercepts_ = [params.get(f"b{l}") for l in range(spec.depth)]
-        self.initial_coefs_ = [initial[f"W{l}"] for l in range(spec.depth)]
-        self.output_multiplier_ = float(spec.output_multiplier)
-        self.trainable_ = tuple(spec.trainable_names)
+        for name, value in self._network_attributes(spec, params, initial).items():
+            setattr(self, name, value)
 
     def _fitted_spec(self) -> ReLUNetSpec:
         return ReLUNetSpec.from_shapes(

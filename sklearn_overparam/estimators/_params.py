@@ -91,6 +91,14 @@ RUNTIME = {
     "verbose": _p(
         ["verbose"], "int",
         "``>= 1`` prints one line per epoch (loss, validation score, step size, time)."),
+    "warm_start": _p(
+        ["boolean"], "bool",
+        "Continue the previous fit's training instead of starting from a new network\n"
+        "(``MLPRegressor``'s ``warm_start``): the same initialization, input map and\n"
+        "training state (last iterate, momentum buffers of a ``warm_start=True`` fit,\n"
+        "output multiplier of Algorithms 2/3), the step-size schedule counted in epochs\n"
+        "since the first fit, and ``loss_curve_`` / ``t_`` accumulated. Each call draws\n"
+        "its own shuffling order. Ignored by closed-form solvers and by a first fit."),
     "progress_bar": _p(
         ["boolean"], "bool",
         "Show a tqdm progress bar over epochs (tqdm is imported only then)."),
@@ -138,6 +146,24 @@ RIDGE_ALPHA = {
 }
 
 
+DIAGNOSTICS = {
+    "record_every": _p(
+        [Interval(Integral, 1, None, closed="left"), None], "int or None",
+        "Record the lazy-training diagnostics every ``record_every`` epochs (and at\n"
+        "initialization) into the fitted ``diagnostics_``: activation-pattern change and\n"
+        "relative distance from init per layer, ``sqrt(m) max_l ||W_l - W_l0||_F``, top\n"
+        "singular values and effective rank of ``W_t - W_0`` and ``W_t``, empirical-NTK\n"
+        "drift and kernel-target alignment on a probe subset, and the frozen-gate\n"
+        "(pseudo-network) gap (:class:`~sklearn_overparam.diagnostics.DiagnosticsRecorder`).\n"
+        "None records nothing."),
+    "diagnostics_X": _p(
+        ["array-like", None], "array-like of shape (n_samples, n_features) or None",
+        "Extra inputs (e.g. a test set) on which the diagnostics are recorded too; their\n"
+        "columns in ``diagnostics_`` start with ``X_``."),
+}
+RUNTIME.update(DIAGNOSTICS)
+
+
 def constraints(*groups, **extra) -> dict:
     """``_parameter_constraints`` from parameter groups plus estimator-specific entries."""
     out = {}
@@ -174,17 +200,34 @@ trainable_ : tuple of str
 output_multiplier_ : float
     Explicit multiplier of the network output.
 n_iter_ : int
-    Number of epochs run.
+    Number of epochs run by the last call to ``fit`` or ``partial_fit``.
 loss_ : float
     Training loss of the last epoch.
 loss_curve_ : list of float
-    Training loss per epoch (mean over the epoch's steps).
+    Training loss per epoch (mean over the epoch's steps, weighted by ``sample_weight``),
+    over every warm-started fit and ``partial_fit`` call.
 validation_scores_ : list of float or None
     Validation score per epoch with ``early_stopping=True``, else None.
 best_validation_score_ : float or None
     Best validation score with ``early_stopping=True``, else None.
 history_ : dict of ndarray
-    Per-epoch ``loss``, ``learning_rate``, ``time`` (and ``validation_score``)."""
+    Per-epoch ``loss``, ``learning_rate``, ``time`` (and ``validation_score``), over the
+    same epochs as ``loss_curve_``.
+best_loss_ : float or None
+    Smallest epoch loss of ``loss_curve_`` (the training loss of a closed-form solve);
+    None with ``early_stopping=True``, as ``MLPRegressor``.
+t_ : int
+    Number of training samples seen by the solver (summed over epochs, warm-started
+    fits and ``partial_fit`` calls; samples of zero weight are never seen).
+n_layers_ : int
+    Number of layers, input and output included (``MLPRegressor``'s count: the number
+    of weight matrices plus one).
+out_activation_ : str
+    Output activation of the loss: ``"identity"`` (squared loss), ``"logistic"`` (one
+    output, logistic loss) or ``"softmax"`` (softmax cross-entropy).
+diagnostics_ : dict of ndarray or None
+    With ``record_every``: equal-length arrays, one entry per recorded epoch
+    (``pandas.DataFrame(est.diagnostics_)`` is a table); else None."""
 TEXT = {"fit_attributes": FIT_ATTRIBUTES}
 _PLACEHOLDER = re.compile(r"^([ \t]*)\{\{(\w+)\}\}$", flags=re.M)
 _DEFAULT = re.compile(r"default=\{\{default\}\}")
