@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import ParameterGrid
 
 from ..estimators._base import BaseReLUNetwork
@@ -25,8 +26,8 @@ class FitGridResult:
     params : list of dict
         The candidates, in :class:`~sklearn.model_selection.ParameterGrid` order.
     val_mse : ndarray of shape (n_candidates,)
-        Mean squared error of each fitted candidate on the validation data (``inf`` for
-        a candidate whose training diverged).
+        Mean squared error of each fitted candidate on the validation data (the 0-1 error
+        for classifiers; ``inf`` for a candidate whose training diverged).
     val_score : ndarray of shape (n_candidates,)
         ``estimator.score`` (R^2 for regressors, accuracy for classifiers) on the
         validation data (``nan`` where training diverged).
@@ -155,10 +156,13 @@ def fit_grid(estimator, grid, X, y, X_val, y_val):
         if isinstance(est, Exception):
             errors[i] = est
             continue
-        pred = est.predict(X_val)
-        val_mse[i] = float(np.mean((np.asarray(pred, dtype=float) - y_val) ** 2)) if (
-            np.issubdtype(np.asarray(pred).dtype, np.number)) else float(np.mean(pred != y_val))
-        val_score[i] = est.score(X_val, y_val)
+        pred = np.asarray(est.predict(X_val))
+        if is_classifier(est):  # one prediction serves both numbers
+            val_mse[i] = float(np.mean(pred != y_val))
+            val_score[i] = accuracy_score(y_val, pred)
+        else:
+            val_mse[i] = float(np.mean((pred.astype(float) - y_val) ** 2))
+            val_score[i] = r2_score(y_val, pred)
         train_loss[i] = getattr(est, "loss_", np.nan)
     if not np.isfinite(val_mse).any():
         raise ValueError(
