@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from ..nn import forward
+from ..nn import ReLUNetSpec, forward
 from ..training import linearized_forward
 from ._checks import (
     check_params,
@@ -21,9 +21,13 @@ from ._checks import (
 )
 
 
-def linearization_error(spec, params0, X, *, radius, n_directions=5, random_state=None,
-                        index=None, width=None):
+def linearization_error(model, params0=None, X=None, *, radius, n_directions=5,
+                        random_state=None, index=None, width=None):
     """``max_i |f_{W0+D}(x_i) - F_{W0,W0+D}(x_i)|`` for random ``D`` in the [CCZG] ball.
+
+    Call it on a fitted network estimator, ``linearization_error(est, X, radius=R)``
+    (its initial weights ``initial_coefs_`` and, for ``X``, its fitted input map), or on a
+    network, ``linearization_error(spec, params0, X, radius=R)``.
 
     ``F_{W0,W}(x) = f_{W0}(x) + <grad f_{W0}(x), W - W0>`` is the first-order Taylor
     expansion of the network at its initialization (the NTRF model); the error is
@@ -32,14 +36,15 @@ def linearization_error(spec, params0, X, *, radius, n_directions=5, random_stat
 
     Parameters
     ----------
-    spec : ReLUNetSpec
-        The architecture; its trainable tensors are the ones perturbed.
-    params0 : dict of str to Tensor
-        The expansion point ``W^(0)``, a stack ``{"W0": (K, fan_out, fan_in), ...}``.
-        Use float64 for small radii (the error is second order, float32 rounding of
-        ``f`` is about ``1e-7 |f|``).
-    X : array-like or tensor of shape (n, d)
-        Inputs (already through the estimator's input map, if any).
+    model : ReLUNetSpec or fitted estimator
+        The architecture (its trainable tensors are the ones perturbed), or a fitted
+        network estimator of this library (then the second argument is ``X``).
+    params0 : dict of str to Tensor or array-like, default=None
+        The expansion point ``W^(0)``, a stack ``{"W0": (K, fan_out, fan_in), ...}``
+        (float64 for small radii: the error is second order, float32 rounding of ``f``
+        is about ``1e-7 |f|``); with an estimator: the raw inputs ``X``.
+    X : array-like or tensor of shape (n, d), default=None
+        Inputs through the estimator's input map, if any (with a spec).
     radius : float
         ``R``: each perturbed tensor has ``||D_l||_F = R / sqrt(m)``, the radius
         ``tau = R m^{-1/2}`` of [CCZG]'s ball ``B(W^(0), tau)``.
@@ -97,6 +102,11 @@ def linearization_error(spec, params0, X, *, radius, n_directions=5, random_stat
     >>> 2 < linearization_error(spec, params0, X, radius=2.0, random_state=0) / flips < 4
     True
     """
+    if not isinstance(model, ReLUNetSpec) and hasattr(model, "initial_coefs_"):
+        return _estimator_linearization_error(
+            model, params0, radius=radius, n_directions=n_directions,
+            random_state=random_state, width=width)
+    spec = model
     spec = check_spec(spec)
     params0 = check_params(spec, params0, "params0")
     radius = check_positive_float(radius, "radius")
@@ -130,3 +140,17 @@ def linearization_error(spec, params0, X, *, radius, n_directions=5, random_stat
         lin, _ = linearized_forward(spec, base, delta, Xt)
         err = (out - lin).abs().flatten(1).amax(dim=1)
     return float(err.to(torch.float64).mean())
+
+
+def _estimator_linearization_error(est, X, **kwargs):
+    """The linearization error at a fitted estimator's initialization, on raw ``X``."""
+    X = np.asarray(X, dtype=np.float64)
+    if getattr(est, "input_map_", None) is not None:
+        X = est.input_map_.transform(X)
+    spec = est.network_.spec
+    params0 = {}
+    for l, (w, b) in enumerate(zip(est.initial_coefs_, est.intercepts_)):
+        params0[f"W{l}"] = torch.as_tensor(np.asarray(w, dtype=np.float64)).unsqueeze(0)
+        if b is not None:
+            params0[f"b{l}"] = torch.as_tensor(np.asarray(b, dtype=np.float64)).unsqueeze(0)
+    return linearization_error(spec, params0, torch.as_tensor(X), **kwargs)

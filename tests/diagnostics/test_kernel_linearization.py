@@ -184,3 +184,21 @@ def test_linearization_error_validation():
     b = linearization_error(spec, params0, X, radius=1.0, index=1,
                             random_state=np.random.default_rng(3))
     assert a == b
+
+
+def test_linearization_error_of_a_fitted_estimator_uses_its_initialization():
+    """linearization_error(est, X, radius=R) equals the network form at the estimator's
+    initial weights on its mapped inputs, and grows with R."""
+    from sklearn_overparam import DeepReLUClassifier
+    from sklearn_overparam.datasets import make_cczg_clusters
+    from sklearn_overparam.nn import cczg_deep
+
+    X, y = make_cczg_clusters(60, random_state=0)
+    est = DeepReLUClassifier(width=32, depth=3, max_iter=3, tol=None, random_state=0).fit(X, y)
+    params0 = {f"W{l}": torch.as_tensor(w, dtype=torch.float64).unsqueeze(0)
+               for l, w in enumerate(est.initial_coefs_)}
+    Z = torch.as_tensor(est.input_map_.transform(X))
+    direct = linearization_error(cczg_deep(10, 32, 3), params0, Z, radius=1.0, random_state=0)
+    via = linearization_error(est, X, radius=1.0, random_state=0)
+    assert via == pytest.approx(direct, rel=1e-12)
+    assert linearization_error(est, X, radius=4.0, random_state=0) > 2 * via
