@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numbers
 
 import numpy as np
@@ -45,8 +47,9 @@ def empirical_ntk(
         tuple ``(spec, params)`` with a stack of one copy (or ``(spec, params, index)``
         to pick a copy of a larger stack), or any object exposing ``spec`` and
         ``stacked_params()``. A fitted estimator is recognised by its ``network_``
-        attribute; when it also has ``_network_input(X)``, that map (e.g. the [AZLL]
-        padding of inputs to the sphere) is applied to ``X`` and ``Y`` first. Any other
+        attribute; its fitted input map ``input_map_`` (e.g. the [AZLL] padding of inputs
+        to the sphere), like a raw-input ``ReLUNet``'s ``input_map``, is applied to ``X``
+        and ``Y`` first. Any other
         ``torch.nn.Module`` mapping ``(n, d)`` to ``(n,)`` or ``(n, k)`` is evaluated as-is
         (call ``.eval()`` first if it has dropout or batch norm).
     X : array-like of shape (n_X, d)
@@ -241,7 +244,8 @@ def _resolve_model(model):
                 f"with `network_`, or a torch.nn.Module; got {kind}. Fit the estimator "
                 "first, or pass its network."
             )
-        hook = getattr(model, "_network_input", None)
+        input_map = getattr(model, "input_map_", None)
+        hook = None if input_map is None else input_map.transform
         model = model.network_
     if isinstance(model, tuple):
         if len(model) not in (2, 3) or not isinstance(model[0], ReLUNetSpec):
@@ -254,8 +258,17 @@ def _resolve_model(model):
         return (spec, params, _check_index(spec, params, index)), hook
     if _is_library(model):
         params = model.stacked_params()
+        module_map = getattr(model, "input_map", None)
+        if hook is None and module_map is not None:
+            hook = functools.partial(_apply_module, module_map)
         return (model.spec, params, _check_index(model.spec, params, None)), hook
     return model, hook
+
+
+def _apply_module(module, X):
+    """A torch input map (a raw-input ``ReLUNet``'s ``input_map``) on numpy rows."""
+    with torch.no_grad():
+        return module(torch.as_tensor(np.asarray(X, dtype=np.float64))).numpy()
 
 
 def _is_library(obj) -> bool:

@@ -21,7 +21,7 @@ def _jacobian_features(est, X):
     """Explicit Jacobian of the initial network w.r.t. its hidden weights (torch.func)."""
     spec = est._fitted_spec()
     params = est._fitted_params(torch.float64, torch.device("cpu"))
-    Z = torch.as_tensor(est._network_input(X), dtype=torch.float64)
+    Z = torch.as_tensor(est.input_map_.transform(X), dtype=torch.float64)
     names = list(spec.trainable_names)
 
     def f(sub, z):
@@ -71,7 +71,7 @@ def _kernel_gap(m, depth, X, y):
     spec = emp._fitted_spec()
     params = {n: p[0].numpy() for n, p in
               emp._fitted_params(torch.float64, torch.device("cpu")).items()}
-    Z = emp._network_input(X)
+    Z = emp.input_map_.transform(X)
     Ke, Ka = emp._gram(spec, params, Z, None), ana._gram(spec, params, Z, None)
     return np.linalg.norm(Ke - Ka) / np.linalg.norm(Ka)
 

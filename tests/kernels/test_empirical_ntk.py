@@ -8,6 +8,7 @@ from torch.func import functional_call, jacrev
 from sklearn_overparam.kernels import _empirical_generic
 from sklearn_overparam.kernels._empirical import empirical_ntk
 from sklearn_overparam.nn import (
+    HalfPadding,
     ReLUNet,
     azll_three_layer,
     azll_two_layer,
@@ -280,16 +281,21 @@ def test_empirical_ntk_accepts_stacks_estimators_and_duck_types():
     expected = empirical_ntk(net, padded)
     assert np.array_equal(empirical_ntk((spec, stack, 1), padded), expected)
 
+    class Padding:
+        def transform(self, X):
+            return pad_half(X, 0.5)
+
     class Fitted:
         network_ = net
+        input_map_ = Padding()
 
         def fit(self, X, y):
             return self
 
-        def _network_input(self, X):
-            return pad_half(X, 0.5)
-
     assert np.array_equal(empirical_ntk(Fitted(), X), expected)
+    # a raw-input ReLUNet carries the map itself
+    raw = ReLUNet(spec, stack, index=1, input_map=HalfPadding(0.5))
+    np.testing.assert_allclose(empirical_ntk(raw, X.astype(np.float64)), expected, rtol=1e-12)
 
     class Holder:
         def __init__(self):
