@@ -57,7 +57,8 @@ class HalfPadding(torch.nn.Module):
         sq = z.square().sum(dim=-1, keepdim=True)
         z = z * torch.where(sq > 0.75, HALF_RADIUS / sq.clamp_min(0.75).sqrt(),
                             torch.ones_like(sq))
-        fill = (0.75 - z.square().sum(dim=-1, keepdim=True)).clamp_min(0).sqrt()
+        # a shrunk row has ||z||^2 = 3/4 exactly: its fill is 0, not sqrt(round-off)
+        fill = (0.75 - sq.clamp(max=0.75)).sqrt()
         return torch.cat([z, fill, torch.full_like(fill, 0.5)], dim=-1).to(dtype)
 
     def extra_repr(self) -> str:
