@@ -73,9 +73,10 @@ def test_record_every_bad_inputs(data):
 
 
 def test_recording_every_epoch_costs_at_most_a_fifth_of_the_fit():
-    """Recording every epoch at m = 1000, N = 1000 costs <= 20% of the fit (CPU time)."""
+    """Recording every epoch at m = 1000, N = 1000, 200 epochs costs <= 20% of the fit
+    (CPU time; the recorder's set-up is paid once)."""
     X, y = make_composite_sine(1000, random_state=0)
-    kw = dict(n_hidden=1000, max_iter=20, tol=None, random_state=0)
+    kw = dict(n_hidden=1000, max_iter=200, tol=None, random_state=0)
     times = {}
     for every in (None, 1):
         best = np.inf
