@@ -30,8 +30,11 @@ def data(small_estimator):
 
 def _huge_step(est):
     """Parameters that make one estimator's SGD steps absurdly large."""
-    if "learning_rate_init" in est.get_params():
+    params = est.get_params()
+    if "learning_rate_init" in params:
         return {"learning_rate_init": 1e3}
+    if "learning_rate" in params:  # NTRFClassifier
+        return {"learning_rate": 1e9}
     return {"lr_scale": 1e7}
 
 
@@ -121,8 +124,9 @@ def test_divergence_raises_and_leaves_estimator_unfitted(small_estimator, data):
     if "solver" in params and params["solver"] == "closed_form":
         small_estimator.set_params(solver="sgd")
     for early_stopping in (False, True):
-        est = clone(small_estimator).set_params(**_huge_step(small_estimator),
-                                                early_stopping=early_stopping)
+        extra = ({"early_stopping": early_stopping}
+                 if "early_stopping" in small_estimator.get_params() else {})
+        est = clone(small_estimator).set_params(**_huge_step(small_estimator), **extra)
         with pytest.raises(ValueError, match=r"diverged.*learning rate"):
             est.fit(X * 1e3, y * 1e3)
         with pytest.raises(NotFittedError):
@@ -206,8 +210,9 @@ def test_pipeline_gridsearch_and_cross_val_score(small_estimator, data):
     pipe = make_pipeline(StandardScaler(), small_estimator)
     step = type(small_estimator).__name__.lower()
     params = small_estimator.get_params()
-    grid = ({f"{step}__alpha": [1e-4, 1e-2]} if "alpha" in params
-            else {f"{step}__lr_scale": [5.0, 10.0]})
+    name = next(n for n in ("alpha", "lr_scale", "radius") if n in params)
+    grid = {f"{step}__{name}": {"alpha": [1e-4, 1e-2], "lr_scale": [5.0, 10.0],
+                                "radius": [1.0, 4.0]}[name]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         one = GridSearchCV(pipe, grid, cv=2, n_jobs=1).fit(X, y)
