@@ -13,7 +13,14 @@ from ._lazy import (
     final_diagnostics,
 )
 
-__all__ = ["NormRatioDisplay", "ScalingDisplay", "azll_methods", "azll_scaling_panels"]
-# [LL] Sec. 7 and [CCZG] App. D (lazy-training figures)
-__all__ += ["DiagnosticsDisplay", "MinWidthDisplay", "SpectrumDisplay", "WidthScalingDisplay",
-            "final_diagnostics"]
+__all__ = [
+    "DiagnosticsDisplay",
+    "MinWidthDisplay",
+    "NormRatioDisplay",
+    "ScalingDisplay",
+    "SpectrumDisplay",
+    "WidthScalingDisplay",
+    "azll_methods",
+    "azll_scaling_panels",
+    "final_diagnostics",
+]
