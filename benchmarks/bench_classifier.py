@@ -19,7 +19,6 @@ import argparse
 import warnings
 
 import numpy as np
-
 from _common import (
     Cell,
     fmt_num,

@@ -227,7 +227,7 @@ class _RunObserver(Callback):
 
     def on_epoch_end(self, info):
         if self.snapshot:
-            self.last = {n: t.detach().clone() for n, t in info.params.items()}
+            self.last = {n: info.params[n].detach().clone() for n in self.names}
         if self._task is None:
             return False
         task, self._task = self._task, None
@@ -300,7 +300,7 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
         ``partial_fit`` (one epoch from the previous state): one template."""
         previous = self._previous_fit(incremental)
         self._fit_call = {"resume": previous, "capture": bool(incremental or self.warm_start),
-                          "incremental": incremental, "tasks": None}
+                          "tasks": None}
         try:
             with self._atomic_fit(previous):
                 self._fit_once(X, y, sample_weight, previous, incremental, classes)
@@ -374,17 +374,22 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
         """The fitted attributes a continued fit starts from, or None for a new network."""
         if not (incremental or self.warm_start) or not self._iterative():
             return None
-        state = getattr(self, "_state_", None)
-        if state is None:  # not fitted, or fitted by a solve that leaves no training state
-            return None
+        attrs = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
         solver = getattr(self, "solver", "sgd")
-        if state["solver"] != solver:
+        state = attrs.get("_state_")
+        if state is None:
+            # fitted without a kept training state (a fit_grid candidate, a closed-form
+            # solve): continue from the fitted weights where they are the trained tensors
+            if "coefs_" not in attrs or self._public_trained(attrs) is None:
+                return None
+            attrs["_state_"] = {"solver": solver, "trained": None, "velocity": None}
+        elif state["solver"] != solver:
             raise ValueError(
                 f"{'partial_fit' if incremental else 'warm_start=True'} continues the previous "
                 f"fit of solver={state['solver']!r}; got solver={solver!r}. Set "
                 "warm_start=False (and use fit) to start a new network."
             )
-        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
+        return attrs
 
     def _resumed(self):
         """The previous fit's attributes while a continued fit runs, else None."""
@@ -397,10 +402,9 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
         if self.validation_scores_ is not None and previous["validation_scores_"] is not None:
             self.validation_scores_ = list(previous["validation_scores_"]) + self.validation_scores_
         old, new = previous["history_"], self.history_
-        if set(old) == set(new):
-            shift = {"time": old["time"][-1] if len(old["time"]) else 0.0}
-            self.history_ = {k: np.concatenate([old[k], new[k] + shift.get(k, 0)])
-                             for k in new}
+        shift = {"time": old["time"][-1] if len(old.get("time", ())) else 0.0}
+        self.history_ = {k: np.concatenate([old[k], new[k] + shift.get(k, 0)])
+                         for k in new if k in old}  # records both fits have
         self.t_ = int(previous["t_"]) + self.t_
         if self.best_loss_ is not None and previous["best_loss_"] is not None:
             self.best_loss_ = min(float(previous["best_loss_"]), self.best_loss_)
@@ -481,7 +485,8 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
             train_seeds = [s[1] for s in seeds]
         else:
             initial = self._previous_initial(previous, spec)
-            params = {n: to_tensor(v, dtype=dtype, device=device) for n, v in initial.items()}
+            params = {n: to_tensor(v.copy(), dtype=dtype, device=device)  # trained in place
+                      for n, v in initial.items()}
             train_seeds = [_continued_seed(seeds[0][1], len(previous["loss_curve_"]))]
         return InitialNetwork(Z, spec, params, initial, train_seeds, device, dtype)
 
@@ -553,8 +558,8 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
     def _restore_trained(self, trained, previous):
         """Load the previous fit's training state into the tensors the engine trains."""
         state = previous["_state_"]
-        values = state["trained"] if state["trained"] is not None else (
-            self._public_trained(previous))
+        values = dict(self._public_trained(previous) or {})
+        values.update(state["trained"] or {})  # the trained tensors, when kept apart
         missing = set(trained) - set(values)
         if missing:
             raise ValueError(f"The previous fit's training state lacks {sorted(missing)}; set "
@@ -577,8 +582,9 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
         """The training state a later ``warm_start`` / ``partial_fit`` continues (K=1).
 
         The trained tensors are kept apart only when the fitted attributes do not hold the
-        last iterate (a selected iterate, a linear model's dual coefficients); momentum
-        buffers only from a ``warm_start=True`` fit or ``partial_fit``.
+        last iterate (a selected iterate, a linear model's dual coefficients; frozen tensors
+        are read from the fitted attributes); momentum buffers only from a
+        ``warm_start=True`` fit or ``partial_fit``.
         """
         observer = run.observer
         if observer is not None and observer.last is not None:
@@ -772,8 +778,8 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
             reasons.append("scikit-learn callbacks (set_callbacks) follow one fit")
         return reasons
 
-    def _fit_stack(self, X, y, candidates, *, rows=None, sample_weight=None, max_copies=None,
-                   return_times=False):
+    def _fit_stack(self, X, y, candidates, *, rows=None, sample_weight=None, copy_inputs=None,
+                   max_copies=None, return_times=False):
         """Fit one clone per candidate (a dict of stackable parameters), stacked.
 
         Every clone is a normal fitted estimator, equal to
@@ -789,9 +795,8 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
 
         Parameters
         ----------
-        X : array-like of shape (n, d), or a list of K of them
-            Shared raw inputs, or one per candidate (e.g. preprocessed per CV fold: pass
-            the same object for candidates of one fold so they share it).
+        X : array-like of shape (n, d)
+            Shared raw inputs (ignored with ``copy_inputs``).
         y : array-like of shape (n,) or (n, k)
             Targets (shared).
         candidates : list of dict
@@ -801,6 +806,9 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
         sample_weight : array-like of shape (n,), optional
             Per-sample weights (each clone uses those of its rows; zero-weight rows are
             dropped, as ``fit`` does).
+        copy_inputs : list of K array-likes of shape (n, d), optional
+            Raw inputs per candidate instead of ``X`` (e.g. preprocessed per CV fold: the
+            same object for the candidates of one fold, so that they share it).
         max_copies : int, optional
             Largest stack of one engine run.
         return_times : bool, default=False
@@ -813,18 +821,18 @@ class BaseReLUNetwork(CallbackSupportMixin, VersionedPickleMixin, BaseEstimator)
             tuple ``(fitted, times)``.
         """
         K = len(candidates)
-        per_copy_X = isinstance(X, (list, tuple))
-        if per_copy_X and len(X) != K:
-            raise ValueError(f"`X` must be one array or one per candidate ({K}); got {len(X)}.")
+        if copy_inputs is not None and len(copy_inputs) != K:
+            raise ValueError(f"`copy_inputs` must hold one array per candidate ({K}); got "
+                             f"{len(copy_inputs)}.")
         if rows is not None and len(rows) != K:
             raise ValueError(f"`rows` must hold one index array per candidate ({K}); got "
                              f"{len(rows)}.")
-        n = _num_samples(X[0] if per_copy_X else X)
+        inputs = list(copy_inputs) if copy_inputs is not None else [X] * K
+        n = _num_samples(inputs[0])
         rows = [np.arange(n) if rows is None else np.asarray(rows[k]) for k in range(K)]
         clones = [clone(self).set_params(**clone(c, safe=False)) for c in candidates]
         times = np.zeros(K)
         out = [None] * K
-        inputs = [X[k] if per_copy_X else X for k in range(K)]
         if self._stack_blockers():
             for k, est in enumerate(clones):
                 start = time.perf_counter()

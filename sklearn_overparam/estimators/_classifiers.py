@@ -8,13 +8,14 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from .._compat import Interval, StrOptions
+from .._compat import Interval, StrOptions, _fit_context, with_callbacks
 from .._torch import to_tensor
 from ..nn import cczg_deep, ll_two_layer
 from ..training import Callback, SGDConfig
-from ._base import BaseReLUNetwork, FitSettings, validate_data
+from ._base import BaseReLUNetwork, FitSettings, _partial_fit_available, validate_data
 from ._input_map import UnitSphereNormalizer
 from ._params import OPTIMIZER, RUNTIME, Param, constraints, fill_doc
 
@@ -39,16 +40,81 @@ class _ClassifierMixin(ClassifierMixin):
 
     _binary_logistic = False
 
-    def _validate_fit_data(self, X, y):
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+    @available_if(_partial_fit_available)
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch of the solver on ``(X, y)``, from the fitted state (MLP's ``partial_fit``).
+
+        The first call initializes the network exactly as ``fit`` with ``max_iter=1`` and
+        needs ``classes``; later calls continue the training state on the given data
+        (labels among ``classes_``), the step-size schedule counting every epoch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the loss, as in :meth:`fit`.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the problem; required on the first call, where the batch may
+            lack some of them (the network gets one output per class from the start).
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit_entry(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _validate_fit_data(self, X, y, *, previous=None, incremental=False, classes=None):
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
+                             reset=previous is None)
         check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        if previous is None and classes is None:
+            if incremental:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self.classes_, codes = np.unique(y, return_inverse=True)
+        else:
+            if previous is None:
+                self.classes_ = np.unique(np.asarray(classes))
+            elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on the first call to "
+                    f"partial_fit, was: {self.classes_!r}."
+                )
+            present = np.unique(y)
+            unknown = np.setdiff1d(present, self.classes_)
+            if unknown.size:
+                raise ValueError(f"`y` has classes not in `self.classes_`: {unknown!r}; "
+                                 f"`self.classes_` is {self.classes_!r}.")
+            if previous is not None and not incremental and present.size != self.classes_.size:
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_!r}, `y` has "
+                    f"{present!r}."
+                )
+            codes = np.searchsorted(self.classes_, y)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data; got "
                 f"only one class: {self.classes_[0]!r}. Check the labels or the split."
             )
-        return X, codes.astype(np.int64)
+        return X, np.asarray(codes).reshape(-1).astype(np.int64)
+
+    def _check_weighted_targets(self, Y, *, first):
+        if first and np.unique(Y).size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with positive "
+                f"sample_weight; got only the class {self.classes_[Y[0]]!r}. Give another "
+                "class a positive weight."
+            )
+
+    @property
+    def _out_activation(self):
+        return "logistic" if self._logistic else "softmax"
 
     def _input_map(self):
         return UnitSphereNormalizer() if self.normalize_inputs else None
@@ -69,11 +135,16 @@ class _ClassifierMixin(ClassifierMixin):
             return to_tensor(2.0 * Y - 1.0, dtype=dtype, device=device)
         return torch.as_tensor(Y, dtype=torch.long, device=device)
 
-    def _validation_score(self, out, Y):
-        """Accuracy of each network on the validation data, as torch."""
+    def _validation_score(self, out, Y, sample_weight=None):
+        """Accuracy of each network on the validation data, as torch (weighted with
+        ``sample_weight``, as ``accuracy_score(..., sample_weight=)``)."""
         if self._logistic:
-            return ((out[..., 0] > 0).to(out.dtype) * 2 - 1 == Y).to(out.dtype).mean(dim=1)
-        return (out.argmax(dim=2) == Y).to(out.dtype).mean(dim=1)
+            right = ((out[..., 0] > 0).to(out.dtype) * 2 - 1 == Y).to(out.dtype)
+        else:
+            right = (out.argmax(dim=2) == Y).to(out.dtype)
+        if sample_weight is None:
+            return right.mean(dim=1)
+        return (right * sample_weight).sum(dim=1) / sample_weight.sum()
 
     def _fit(self, net, Y, settings, random_state):
         self._train(net, Y, settings, random_state,
@@ -245,10 +316,13 @@ class TwoLayerReLUClassifier(_ClassifierMixin, BaseReLUNetwork):
         shuffle=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
         progress_bar=False,
         callbacks=None,
         device="cpu",
         dtype="float32",
+        record_every=None,
+        diagnostics_X=None,
     ):
         self.n_hidden = n_hidden
         self.init_std = init_std
@@ -265,10 +339,13 @@ class TwoLayerReLUClassifier(_ClassifierMixin, BaseReLUNetwork):
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.progress_bar = progress_bar
         self.callbacks = callbacks
         self.device = device
         self.dtype = dtype
+        self.record_every = record_every
+        self.diagnostics_X = diagnostics_X
 
     @property
     def learning_rate_init(self):
@@ -348,7 +425,8 @@ class DeepReLUClassifier(_ClassifierMixin, BaseReLUNetwork):
         The constant ``c`` of ``eta = c / (depth * width)``.
     return_iterate : {"last", "best_train_loss"}, default={{default}}
         The iterate returned by ``solver="gd"`` (and ``"sgd"``: the epoch of smallest
-        training loss).
+        training loss); with ``"best_train_loss"``, ``best_loss_`` is that iterate's
+        training loss.
     stop_at_zero_error : bool, default={{default}}
         Stop once the training 0-1 error is 0 (checked after every step for ``"gd"``,
         every epoch for ``"sgd"``).
@@ -369,8 +447,6 @@ class DeepReLUClassifier(_ClassifierMixin, BaseReLUNetwork):
         The class labels.
     iterate_index_ : int or None
         The step whose weights were returned by ``"online_sgd"`` (else None).
-    best_loss_ : float or None
-        Training loss of the returned iterate with ``return_iterate="best_train_loss"``.
 
     References
     ----------
@@ -420,10 +496,13 @@ class DeepReLUClassifier(_ClassifierMixin, BaseReLUNetwork):
         shuffle=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
         progress_bar=False,
         callbacks=None,
         device="cpu",
         dtype="float32",
+        record_every=None,
+        diagnostics_X=None,
     ):
         self.width = width
         self.depth = depth
@@ -443,10 +522,13 @@ class DeepReLUClassifier(_ClassifierMixin, BaseReLUNetwork):
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.progress_bar = progress_bar
         self.callbacks = callbacks
         self.device = device
         self.dtype = dtype
+        self.record_every = record_every
+        self.diagnostics_X = diagnostics_X
 
     @property
     def learning_rate_init(self):
@@ -499,4 +581,5 @@ class DeepReLUClassifier(_ClassifierMixin, BaseReLUNetwork):
         index = getattr(selector, "index_", None)
         self.iterate_index_ = int(index[k]) if index is not None else None
         best = getattr(selector, "best_loss_", None)
-        self.best_loss_ = float(best[k]) if best is not None else None
+        if best is not None:  # the training loss of the returned (best) iterate itself
+            self.best_loss_ = float(best[k])

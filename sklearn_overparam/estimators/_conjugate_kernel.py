@@ -11,7 +11,7 @@ from .._compat import Interval, StrOptions
 from .._torch import thread_limit, to_numpy, to_tensor
 from ..kernels._solvers import ridge_features, ridge_features_loo
 from ..nn import azll_three_layer, azll_two_layer, forward
-from ._base import BaseReLUNetwork
+from ._base import BaseReLUNetwork, mean_squared
 from ._params import INPUT_PADDING, OPTIMIZER, RIDGE_ALPHA, RUNTIME, constraints, fill_doc
 from ._regressors import _RegressorMixin
 
@@ -132,10 +132,13 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
         shuffle=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
         progress_bar=False,
         callbacks=None,
         device="cpu",
         dtype="float32",
+        record_every=None,
+        diagnostics_X=None,
     ):
         self.n_hidden = n_hidden
         self.depth = depth
@@ -157,10 +160,13 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.progress_bar = progress_bar
         self.callbacks = callbacks
         self.device = device
         self.dtype = dtype
+        self.record_every = record_every
+        self.diagnostics_X = diagnostics_X
 
     def _build_spec(self, n_inputs, n_outputs):
         spec = azll_baseline_spec(self, n_inputs, n_outputs)
@@ -180,20 +186,21 @@ class ConjugateKernelRegressor(_RegressorMixin, BaseReLUNetwork):
         Zt = to_tensor(net.Z, dtype=net.dtype, device=net.device)
         _, hidden = forward(net.spec, net.params, Zt, return_hidden=True)
         Phi = to_numpy(hidden[-1][0]).astype(np.float64)
-        n = Phi.shape[0]
+        w = net.sample_weight  # the weighted mean loss: n is the total weight
+        n = Phi.shape[0] if w is None else float(np.sum(w))
         if self.alpha == "auto":
-            coef, ridge, _ = ridge_features_loo(Phi, Y)
+            coef, ridge, _ = ridge_features_loo(Phi, Y, sample_weight=w)
             self.alpha_ = 2.0 * ridge / n
         else:
             self.alpha_ = float(self.alpha)
-            coef = ridge_features(Phi, Y, n * self.alpha_ / 2.0)
+            coef = ridge_features(Phi, Y, n * self.alpha_ / 2.0, sample_weight=w)
         coef = coef.T
         last = f"W{net.spec.depth - 1}"
         initial = net.initial_copy()
         fitted = dict(initial)
         fitted[last] = coef.astype(initial[last].dtype)
         self._store_network(net.spec, fitted, initial)
-        self._record_closed_form(float(np.mean((Phi @ coef.T - Y) ** 2)))
+        self._record_closed_form(mean_squared(Phi @ coef.T - Y, w), Phi.shape[0])
 
     def hidden_features(self, X):
         """The random features ``phi(X)`` (the last hidden layer at initialization).

@@ -14,7 +14,7 @@ from ..kernels._empirical import empirical_ntk
 from ..kernels._solvers import ridge_kernel, ridge_kernel_loo
 from ..nn import forward
 from ..training import LinearizedObjective, linearized_forward
-from ._base import PREDICT_CHUNK, BaseReLUNetwork
+from ._base import PREDICT_CHUNK, BaseReLUNetwork, mean_squared
 from ._conjugate_kernel import azll_baseline_spec, resolve_alpha
 from ._params import INPUT_PADDING, OPTIMIZER, RIDGE_ALPHA, RUNTIME, constraints, fill_doc
 from ._regressors import _RegressorMixin
@@ -144,10 +144,13 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
         shuffle=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
         progress_bar=False,
         callbacks=None,
         device="cpu",
         dtype="float32",
+        record_every=None,
+        diagnostics_X=None,
     ):
         self.n_hidden = n_hidden
         self.depth = depth
@@ -171,10 +174,13 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.progress_bar = progress_bar
         self.callbacks = callbacks
         self.device = device
         self.dtype = dtype
+        self.record_every = record_every
+        self.diagnostics_X = diagnostics_X
 
     def _build_spec(self, n_inputs, n_outputs):
         return azll_baseline_spec(self, n_inputs, n_outputs)
@@ -202,17 +208,18 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
         initial = net.initial_copy()
         K = self._gram(net.spec, initial, net.Z, None)
         target = Y - f0
-        n = net.Z.shape[0]
+        w = net.sample_weight  # the weighted mean loss: n is the total weight
+        n = net.Z.shape[0] if w is None else float(np.sum(w))
         if self.alpha == "auto":
-            coef, ridge, _ = ridge_kernel_loo(K, target)
+            coef, ridge, _ = ridge_kernel_loo(K, target, sample_weight=w)
             self.alpha_ = 2.0 * ridge / n
         else:
             self.alpha_ = float(self.alpha)
-            coef = ridge_kernel(K, target, n * self.alpha_ / 2.0)
+            coef = ridge_kernel(K, target, n * self.alpha_ / 2.0, sample_weight=w)
         self._store_network(net.spec, initial, initial)
         self.X_fit_ = net.Z
         self.dual_coef_ = coef
-        self._record_closed_form(float(np.mean((K @ coef - target) ** 2)))
+        self._record_closed_form(mean_squared(K @ coef - target, w), net.Z.shape[0])
 
     def _objective(self, net, settings):
         delta = {n: torch.zeros_like(net.params[n]) for n in net.spec.trainable_names}
@@ -220,10 +227,18 @@ class NTKRegressor(_RegressorMixin, BaseReLUNetwork):
                                         include_f0=self.include_f0)
         return objective, delta
 
-    def _train(self, net, Y, settings, random_state, **kwargs):
-        result = super()._train(net, Y, settings, random_state, **kwargs)
-        self.increments_ = [to_numpy(result.params[n][0]) for n in net.spec.trainable_names]
-        return result
+    def _store_copy(self, net, run, k=0):
+        super()._store_copy(net, run, k)
+        self.increments_ = [to_numpy(run.result.params[n][k]) for n in net.spec.trainable_names]
+
+    def _public_trained(self, attrs):
+        if "increments_" not in attrs:
+            return None
+        return dict(zip(attrs["trainable_"], attrs["increments_"]))
+
+    def _snapshot_extra(self, net, objective, trained):
+        return {"increments_": [to_numpy(trained[n][0]).copy()
+                                for n in net.spec.trainable_names]}
 
     # ------------------------------------------------------------------ kernel
     def _f0(self, spec, params, Z, dtype, device):

@@ -19,6 +19,7 @@ from ..training import (
     LinearizedObjective,
     SGDConfig,
 )
+from ..training._losses import WeightedTargets
 from ._base import BaseReLUNetwork, FitSettings
 from ._classifiers import LR_SCALE, _ClassifierMixin
 from ._ntk import linearized_chunks
@@ -139,10 +140,13 @@ class NTRFClassifier(_ClassifierMixin, BaseReLUNetwork):
         n_iter_no_change=10,
         random_state=None,
         verbose=0,
+        warm_start=False,
         progress_bar=False,
         callbacks=None,
         device="cpu",
         dtype="float32",
+        record_every=None,
+        diagnostics_X=None,
     ):
         self.width = width
         self.depth = depth
@@ -156,10 +160,13 @@ class NTRFClassifier(_ClassifierMixin, BaseReLUNetwork):
         self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.progress_bar = progress_bar
         self.callbacks = callbacks
         self.device = device
         self.dtype = dtype
+        self.record_every = record_every
+        self.diagnostics_X = diagnostics_X
 
     @property
     def learning_rate_init(self):
@@ -188,12 +195,24 @@ class NTRFClassifier(_ClassifierMixin, BaseReLUNetwork):
                 f"solver='kernel_pgd' supports two classes (one output); got "
                 f"{len(self.classes_)} classes. Use solver='primal_pgd' for more."
             )
+        previous = self._resumed()
+        if (previous is not None and self.solver == "kernel_pgd"
+                and not np.array_equal(previous["_state_"]["inputs"], net.Z)):
+            raise ValueError(
+                "solver='kernel_pgd' keeps one dual coefficient per training row, so a "
+                "continued fit (warm_start, partial_fit) needs the rows of the previous fit; "
+                "got other inputs. Use solver='primal_pgd' to continue on new data."
+            )
         self.include_f0_ = self.include_f0
         self._codes = Y
-        n = net.Z.shape[0]
+        w = net.sample_weight
+        n = net.Z.shape[0] if w is None else float(np.sum(w))
         grams = self._grams(net)
         if self.learning_rate == "auto":
-            top = float(np.linalg.eigvalsh(grams.sum(axis=0))[-1])
+            K = grams.sum(axis=0)
+            if w is not None:  # the weighted mean loss: sqrt(W) K sqrt(W) / sum(w)
+                K = np.sqrt(w)[:, None] * K * np.sqrt(w)[None, :]
+            top = float(np.linalg.eigvalsh(K)[-1])
             # the mean logistic loss is lambda_max / (4 n)-smooth (softmax: / (2 n))
             self.learning_rate_ = (4.0 if self._logistic else 2.0) * n / max(top, 1e-300)
         else:
@@ -227,14 +246,11 @@ class NTRFClassifier(_ClassifierMixin, BaseReLUNetwork):
         grams = torch.as_tensor(self._grams_, dtype=net.dtype, device=net.device)
         return {"post_updates": [DualBallProjection(grams, r)]}
 
-    def _run_engine(self, net, Y, settings, random_state, **kwargs):
+    def _engine_inputs(self, net):
         if self.solver == "kernel_pgd":
             # the engine's inputs are the per-layer Gram rows and f0 (the offset column)
-            f0 = self._f0(net)
-            Zk = np.concatenate([*self._grams_, f0], axis=1)
-            net = type(net)(Zk, net.spec, net.params, net.initial, net.train_seeds,
-                            net.device, net.dtype)
-        return super()._run_engine(net, Y, settings, random_state, **kwargs)
+            return np.concatenate([*self._grams_, self._f0(net)], axis=1)
+        return net.Z
 
     def _f0(self, net):
         if not self.include_f0:
@@ -248,15 +264,30 @@ class NTRFClassifier(_ClassifierMixin, BaseReLUNetwork):
 
     def _store_copy(self, net, run, k=0):
         super()._store_copy(net, run, k)
-        trained = run.result.params
-        if self.solver == "primal_pgd":
-            deltas = [to_numpy(trained[n][k]) for n in net.spec.trainable_names]
-        else:
-            deltas = self._dual_to_primal(net, trained["dual_coef"][k])
+        deltas = self._increments(net, run.result.params, k)
         self.increments_ = deltas
         self.distance_from_init_ = np.array(
             [math.sqrt(self.width) * np.linalg.norm(d) for d in deltas])
         self.epsilon_ntrf_ = float(self._training_loss(net, deltas))
+
+    def _increments(self, net, trained, k=0):
+        """``Delta_l`` (numpy) of copy ``k`` of the trained tensors (primal or dual)."""
+        if self.solver == "primal_pgd":
+            return [to_numpy(trained[n][k]) for n in net.spec.trainable_names]
+        return self._dual_to_primal(net, trained["dual_coef"][k])
+
+    def _public_trained(self, attrs):
+        if self.solver != "primal_pgd" or "increments_" not in attrs:
+            return None  # dual coefficients are not a fitted attribute
+        return dict(zip(attrs["trainable_"], attrs["increments_"]))
+
+    def _snapshot_extra(self, net, objective, trained):
+        return {"increments_": [np.array(d) for d in self._increments(net, trained)]}
+
+    def _store_state(self, net, run):
+        super()._store_state(net, run)
+        if self.solver == "kernel_pgd" and hasattr(self, "_state_"):
+            self._state_["inputs"] = net.Z  # the rows the dual coefficients belong to
 
     def _dual_to_primal(self, net, coef):
         """``Delta_l = sum_i alpha_{l,i} grad_{W_l} f(x_i)``: one backward pass per layer."""
@@ -276,8 +307,11 @@ class NTRFClassifier(_ClassifierMixin, BaseReLUNetwork):
         delta = {n: to_tensor(d, dtype=net.dtype, device=net.device).unsqueeze(0)
                  for n, d in zip(net.spec.trainable_names, deltas)}
         objective = LinearizedObjective(net.spec, params0, self._loss, include_f0=self.include_f0)
-        return objective.data_loss(delta, Z, self._targets_tensor(self._codes, net.dtype,
-                                                                  net.device))[0]
+        Y = self._targets_tensor(self._codes, net.dtype, net.device)
+        if net.sample_weight is not None:
+            Y = WeightedTargets(Y.unsqueeze(0), to_tensor(net.sample_weight[None],
+                                                          dtype=net.dtype, device=net.device))
+        return objective.data_loss(delta, Z, Y)[0]
 
     def _predict_chunks(self, Z, dtype, device):
         yield from linearized_chunks(self, Z, dtype, device, include_f0=self.include_f0_)

@@ -7,10 +7,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.utils.metaestimators import available_if
 
-from .._compat import Interval, StrOptions
+from .._compat import Interval, StrOptions, _fit_context, with_callbacks
 from ..nn import azll_two_layer
-from ._base import BaseReLUNetwork, validate_data
+from ._base import BaseReLUNetwork, _partial_fit_available, validate_data
 from ._params import INPUT_PADDING, OPTIMIZER, RUNTIME, constraints, fill_doc
 
 
@@ -24,9 +25,37 @@ class _RegressorMixin(RegressorMixin):
         tags.target_tags.multi_output = True
         return tags
 
-    def _validate_fit_data(self, X, y):
+    @available_if(_partial_fit_available)
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of the solver on ``(X, y)``, from the fitted state (MLP's ``partial_fit``).
+
+        The first call initializes the network exactly as ``fit`` with ``max_iter=1``;
+        later calls continue the training state (weights, momentum buffers, output
+        multiplier) on the given data, the step-size schedule counting every epoch.
+        Only for iterative solvers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the loss, as in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit_entry(X, y, sample_weight, incremental=True)
+
+    def _validate_fit_data(self, X, y, *, previous=None, incremental=False, classes=None):
         X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32]
+            self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32],
+            reset=previous is None,
         )
         if y.dtype.kind not in "fiub":
             try:
@@ -36,18 +65,31 @@ class _RegressorMixin(RegressorMixin):
                     f"`y` must be numeric for a regressor; got an array of dtype {y.dtype}. "
                     "Encode the targets as numbers (or use a classifier for labels)."
                 ) from exc
-        self._y_ndim = y.ndim
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if previous is not None and Y.shape[1] != previous["n_outputs_"]:
+            raise ValueError(
+                f"A continued fit needs targets with the previous fit's "
+                f"{previous['n_outputs_']} output(s); got {Y.shape[1]}."
+            )
+        self._y_ndim = y.ndim
         self.n_outputs_ = Y.shape[1]
         return X, Y
 
     @staticmethod
-    def _validation_score(out, Y):
-        """R^2 of each network on the validation data (higher is better), as torch."""
+    def _validation_score(out, Y, sample_weight=None):
+        """R^2 of each network on the validation data (higher is better), as torch;
+        weighted R^2 (as ``r2_score(..., sample_weight=)``) with ``sample_weight``."""
         import torch
 
-        resid = (out - Y).square().sum(dim=1)
-        total = (Y - Y.mean(dim=0)).square().sum(dim=0).clamp_min(torch.finfo(Y.dtype).tiny)
+        if sample_weight is None:
+            resid = (out - Y).square().sum(dim=1)
+            total = (Y - Y.mean(dim=0)).square().sum(dim=0)
+        else:
+            w = sample_weight.unsqueeze(1)
+            resid = ((out - Y).square() * w).sum(dim=1)
+            mean = (Y * w).sum(dim=0) / w.sum()
+            total = ((Y - mean).square() * w).sum(dim=0)
+        total = total.clamp_min(torch.finfo(Y.dtype).tiny)
         return (1 - resid / total).mean(dim=1)
 
     def predict(self, X):
@@ -163,10 +205,13 @@ class TwoLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
         shuffle=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
         progress_bar=False,
         callbacks=None,
         device="cpu",
         dtype="float32",
+        record_every=None,
+        diagnostics_X=None,
     ):
         self.n_hidden = n_hidden
         self.output_scale = output_scale
@@ -187,10 +232,13 @@ class TwoLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.progress_bar = progress_bar
         self.callbacks = callbacks
         self.device = device
         self.dtype = dtype
+        self.record_every = record_every
+        self.diagnostics_X = diagnostics_X
 
     def _build_spec(self, n_inputs, n_outputs):
         return azll_two_layer(n_inputs, self.n_hidden, n_outputs, output_scale=self.output_scale)

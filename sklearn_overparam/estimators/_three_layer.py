@@ -211,10 +211,13 @@ class ThreeLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
         shuffle=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
         progress_bar=False,
         callbacks=None,
         device="cpu",
         dtype="float32",
+        record_every=None,
+        diagnostics_X=None,
     ):
         self.n_hidden = n_hidden
         self.n_hidden2 = n_hidden2
@@ -246,10 +249,13 @@ class ThreeLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.progress_bar = progress_bar
         self.callbacks = callbacks
         self.device = device
         self.dtype = dtype
+        self.record_every = record_every
+        self.diagnostics_X = diagnostics_X
 
     def _build_spec(self, n_inputs, n_outputs):
         return azll_three_layer(n_inputs, self.n_hidden, n_outputs, n_hidden2=self.n_hidden2,
@@ -286,7 +292,11 @@ class ThreeLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
             ref = {n: net.params[n].clone() for n in ("W0", "W1")} if increment else {}
             terms = self._penalties(1.0, 1.0, ref)
             return (RegularizedObjective(objective, terms) if terms else objective), net.params
-        lam = torch.ones(net.params["W0"].shape[0], dtype=net.dtype, device=net.device)
+        # lambda_0 = 1; a continued fit goes on from the previous fit's lambda_T
+        previous = self._resumed()
+        start = 1.0 if previous is None else float(previous["lambda_"])
+        lam = torch.full((net.params["W0"].shape[0],), start, dtype=net.dtype,
+                         device=net.device)
         base = IncrementObjective(NetworkObjective(net.spec, self._loss, multiplier=lam),
                                   net.params)
         objective = PerturbedObjective(base, GaussianSmoothing(self._smoothing(net.spec)))
@@ -350,6 +360,17 @@ class ThreeLayerReLURegressor(_RegressorMixin, BaseReLUNetwork):
             "selector": PerturbedCandidateIterate(self.n_noise_candidates, candidate),
             "callbacks": [_RecordMultiplier(lam)],
         }
+
+    def _public_trained(self, attrs):
+        if self.solver in ALGORITHMS:
+            return None  # coefs_ hold the perturbed candidate, not the increments trained
+        return super()._public_trained(attrs)
+
+    def _snapshot_extra(self, net, objective, trained):
+        if self.solver == "sgd":
+            return {}
+        lam = float(_innermost(objective).base.multiplier[0])
+        return {"lambda_": lam, "output_multiplier_": lam * float(net.spec.output_multiplier)}
 
     def _final_network(self, net, objective, trained):
         if self.solver == "sgd":

@@ -1,4 +1,13 @@
-"""Ridge solves shaped like scikit-learn's ``KernelRidge``: Cholesky, lstsq fallback."""
+"""Ridge solves shaped like scikit-learn's ``KernelRidge``: Cholesky, lstsq fallback.
+
+Every solve takes optional per-sample weights ``w`` (the weighted squared loss
+``sum_i w_i ||f(x_i) - y_i||^2``): it is the unweighted solve of the rescaled problem
+``(sqrt(w) Phi, sqrt(w) Y)`` (for a Gram, ``sqrt(w) K sqrt(w)``, with dual coefficients
+mapped back by ``sqrt(w)``), so integer weights equal repeated rows and zero weights equal
+dropped rows. The leave-one-out paths leave out one *sample with its weight* (the
+weighted generalized cross-validation of :class:`sklearn.linear_model.RidgeCV`) and
+average the squared leave-one-out residuals with the weights.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +31,29 @@ def _solve_pos(A, B):
         return linalg.lstsq(A, B, check_finite=False)[0]
 
 
-def ridge_features(Phi: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
+def _root_weights(sample_weight, n):
+    """``sqrt(w)`` as a column, or None for unit weights."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,) or not (np.isfinite(w).all() and (w >= 0).all()) or not w.any():
+        raise ValueError(
+            f"`sample_weight` must be {n} finite non-negative floats, not all zero; got "
+            f"shape {w.shape!r}."
+        )
+    return np.sqrt(w)[:, None]
+
+
+def _scale_rows(A, root):
+    return A if root is None else root.reshape((-1,) + (1,) * (A.ndim - 1)) * A
+
+
+def ridge_features(Phi: np.ndarray, Y: np.ndarray, ridge: float,
+                   sample_weight=None) -> np.ndarray:
     """Coefficients ``C`` (``(n_features, k)``) minimising ``||Phi C - Y||^2 + ridge ||C||^2``.
+
+    With ``sample_weight`` ``w``, the loss is ``sum_i w_i ||phi_i C - y_i||^2``: the solve of
+    ``(Phi^T W Phi + ridge I) C = Phi^T W Y``.
 
     Solves the primal ``(Phi^T Phi + ridge I) C = Phi^T Y`` when ``Phi`` has no more
     columns than rows, else the dual ``C = Phi^T (Phi Phi^T + ridge I)^{-1} Y`` (the same
@@ -33,6 +63,8 @@ def ridge_features(Phi: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
     """
     Phi = np.asarray(Phi, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
+    root = _root_weights(sample_weight, Phi.shape[0])
+    Phi, Y = _scale_rows(Phi, root), _scale_rows(Y, root)
     n, p = Phi.shape
     if p <= n:
         A = Phi.T @ Phi
@@ -43,15 +75,21 @@ def ridge_features(Phi: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
     return Phi.T @ _solve_pos(G, Y)
 
 
-def ridge_kernel(K: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
+def ridge_kernel(K: np.ndarray, Y: np.ndarray, ridge: float, sample_weight=None) -> np.ndarray:
     """Dual coefficients ``(K + ridge I)^{-1} Y`` of kernel ridge regression (float64).
 
     Cholesky, with the least-squares fallback and ``LinAlgWarning`` of
-    :func:`ridge_features` when the system is singular.
+    :func:`ridge_features` when the system is singular. With ``sample_weight`` ``w`` the
+    coefficients are ``(W K + ridge I)^{-1} W Y``, computed as
+    ``sqrt(W) (sqrt(W) K sqrt(W) + ridge I)^{-1} sqrt(W) Y`` (symmetric positive definite).
     """
     A = np.array(K, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    root = _root_weights(sample_weight, A.shape[0])
+    if root is not None:
+        A = root * A * root.T
     A.flat[:: A.shape[0] + 1] += ridge
-    return _solve_pos(A, np.asarray(Y, dtype=np.float64))
+    return _scale_rows(_solve_pos(A, _scale_rows(Y, root)), root)
 
 
 # Default ridges, relative to trace(K) (the sum of the Gram's eigenvalues): 1 is heavy
@@ -125,7 +163,7 @@ def _kernel_loo_path(s, U, Y2, grid):
     return mse, best, coef
 
 
-def ridge_kernel_loo(K, Y, ridges=None):
+def ridge_kernel_loo(K, Y, ridges=None, sample_weight=None):
     """Kernel ridge regression with the ridge chosen by exact leave-one-out error.
 
     For each ``lam`` of the grid, the leave-one-out residuals of ``(K + lam I) c = Y``
@@ -143,7 +181,14 @@ def ridge_kernel_loo(K, Y, ridges=None):
     ridges : array-like of shape (n_ridges,), default=None
         Positive ridges ``lam`` to try (the ``ridge`` of :func:`ridge_kernel`). ``None``
         means ``trace(K) * np.logspace(-10, 0, 41)``: from near-interpolation to at most
-        one effective degree of freedom.
+        one effective degree of freedom (``trace(W K)`` with weights).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the squared loss. The leave-one-out residual of sample
+        ``i`` is that of the weighted fit without sample ``i``,
+        ``r_i / (1 - w_i [K (W K + lam I)^{-1}]_ii)``, and ``loo_mse`` their weighted
+        mean ``sum_i w_i e_i^2 / sum_i w_i`` (``RidgeCV``'s weighted leave-one-out, invariant
+        to rescaling the weights; a row repeated ``w_i`` times is *not* left out whole,
+        so integer weights do not reproduce the leave-one-out error of repeated rows).
 
     Returns
     -------
@@ -155,13 +200,19 @@ def ridge_kernel_loo(K, Y, ridges=None):
         Leave-one-out mean squared error of each ridge, averaged over samples and outputs.
     """
     K, Y = _check_loo_inputs(K, Y, "K")
+    root = _root_weights(sample_weight, K.shape[0])
+    Y2 = Y.reshape(Y.shape[0], -1)
+    if root is not None:
+        K, Y2 = root * K * root.T, root * Y2
     grid = _check_ridges(ridges, float(np.trace(K)))
     s, U = linalg.eigh(K, check_finite=False)
-    mse, best, coef = _kernel_loo_path(np.maximum(s, 0.0), U, Y.reshape(Y.shape[0], -1), grid)
+    mse, best, coef = _kernel_loo_path(np.maximum(s, 0.0), U, Y2, grid)
+    if root is not None:  # back from the rescaled problem's coefficients and mean
+        coef, mse = root * coef, mse * (K.shape[0] / float(np.sum(root**2)))
     return coef.reshape(Y.shape), float(grid[best]), mse
 
 
-def ridge_features_loo(Phi, Y, ridges=None):
+def ridge_features_loo(Phi, Y, ridges=None, sample_weight=None):
     """Ridge regression on features with the ridge chosen by exact leave-one-out error.
 
     One eigendecomposition of the smaller Gram matrix: ``Phi^T Phi`` when there are fewer
@@ -178,7 +229,12 @@ def ridge_features_loo(Phi, Y, ridges=None):
         Targets.
     ridges : array-like of shape (n_ridges,), default=None
         Positive ridges to try. ``None`` means ``||Phi||_F^2 * np.logspace(-10, 0, 41)``
-        (``||Phi||_F^2`` is the trace of both Gram matrices).
+        (``||Phi||_F^2`` is the trace of both Gram matrices; ``||sqrt(W) Phi||_F^2`` with
+        weights).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the squared loss; the leave-one-out residuals are those of
+        the weighted fit without each sample, averaged with the weights, as in
+        :func:`ridge_kernel_loo`.
 
     Returns
     -------
@@ -190,9 +246,11 @@ def ridge_features_loo(Phi, Y, ridges=None):
         Leave-one-out mean squared error of each ridge, averaged over samples and outputs.
     """
     Phi, Y = _check_loo_inputs(Phi, Y, "Phi")
+    root = _root_weights(sample_weight, Phi.shape[0])
+    Phi = _scale_rows(Phi, root)
     grid = _check_ridges(ridges, float(np.einsum("ij,ij->", Phi, Phi)))
     n, p = Phi.shape
-    Y2 = Y.reshape(n, -1)
+    Y2 = _scale_rows(Y.reshape(n, -1), root)
     if p >= n:
         s, U = linalg.eigh(Phi @ Phi.T, check_finite=False)
         mse, best, dual = _kernel_loo_path(np.maximum(s, 0.0), U, Y2, grid)
@@ -214,4 +272,6 @@ def ridge_features_loo(Phi, Y, ridges=None):
                                 axis=(0, 1))
         best = int(np.argmin(mse))
         coef = V @ (b / (s + grid[best])[:, None])
+    if root is not None:  # the rescaled residuals are sqrt(w_i) e_i: a weighted mean
+        mse = mse * (n / float(np.sum(root**2)))
     return coef.reshape((p,) + Y.shape[1:]), float(grid[best]), mse
