@@ -183,9 +183,6 @@ class _StackedSearchMixin:
         tags.target_tags.multi_output = get_tags(self.estimator).target_tags.multi_output
         return tags
 
-    def _candidates(self, *, draw=True):
-        raise NotImplementedError
-
     def _say(self, message):
         if self.verbose >= 1:
             print(f"[{type(self).__name__}] {message}")
