@@ -49,6 +49,7 @@ from .._compat import (
     check_sample_weight,
     validate_parameter_constraints,
 )
+from .._log import log
 from ..estimators._base import BaseReLUNetwork
 from ._fit_grid import STACKABLE
 
@@ -158,8 +159,8 @@ def _stacked_task(final, copy_inputs, stacked, rows, sample_weight, max_copies, 
         record.update(n_test_samples=len(test), fit_time=fit_time, score_time=score_time)
         if verbose > 1:
             shown = ", ".join(f"{k}={v}" for k, v in sorted(stacked[j].items()))
-            print(f"[CV {s + 1}/{len(splits)}] END {shown}; stacked, total time="
-                  f"{fit_time + score_time:.1f}s")
+            log(f"[CV {s + 1}/{len(splits)}] END {shown}; stacked, total time="
+                f"{fit_time + score_time:.1f}s")
         out.append((index, record))
     return out
 
@@ -185,7 +186,7 @@ class _StackedSearchMixin:
 
     def _say(self, message):
         if self.verbose >= 1:
-            print(f"[{type(self).__name__}] {message}")
+            log(f"[{type(self).__name__}] {message}")
 
     def _sklearn_fit(self, X, y, **params):
         """scikit-learn's own ``fit`` (inside this ``fit``'s validation context)."""
@@ -357,8 +358,8 @@ class _StackedSearchMixin:
                              f"Expected {n_splits} splits, got {len(splits)}")
         n_cand = len(candidates)
         if self.verbose > 0:
-            print(f"Fitting {n_splits} folds for each of {n_cand} candidates, totalling "
-                  f"{n_splits * n_cand} fits")
+            log(f"Fitting {n_splits} folds for each of {n_cand} candidates, totalling "
+                f"{n_splits * n_cand} fits")
         score_params = routed.scorer.score
         kwargs = dict(scorer=scorers, fit_params=fit_params, score_params=score_params,
                       return_train_score=self.return_train_score, return_n_test_samples=True,

@@ -11,6 +11,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import clone
 
+from .._log import log
 from ..diagnostics import norm_ratio
 from ..model_selection import fit_grid
 
@@ -386,8 +387,8 @@ class ScalingDisplay(_CurvesDisplay):
                     mse = float(res.val_mse[res.best_index])
                 elapsed = time.perf_counter() - start
                 if verbose:
-                    print(f"  {name} {param_name}={value}: test MSE {mse:.4g} "
-                          f"({elapsed:.1f}s)", flush=True)
+                    log(f"  {name} {param_name}={value}: test MSE {mse:.4g} "
+                        f"({elapsed:.1f}s)")
                 curves[name].append(mse)
                 best[name].append(fitted)
                 params[name].append(chosen)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .._log import log
 from ..diagnostics import min_width_for_zero_error, top_singular_values
 from ._displays import MARKERS, ScalingDisplay, _CurvesDisplay, _pyplot
 
@@ -928,9 +929,9 @@ class MinWidthDisplay(_CurvesDisplay):
                 times[name].append(time.perf_counter() - start)
                 curves[name].append(found)
                 if verbose:
-                    print(f"  {name} n={n}: min width "
-                          f"{found if found is not None else f'> {max(grid)}'} "
-                          f"({times[name][-1]:.1f}s)", flush=True)
+                    log(f"  {name} n={n}: min width "
+                        f"{found if found is not None else f'> {max(grid)}'} "
+                        f"({times[name][-1]:.1f}s)")
         display = cls(sizes, curves, caps=caps, x_label=x_label, y_label=y_label, title=title)
         display.fit_times_ = times
         return display.plot(ax=ax, **kwargs) if plot else display

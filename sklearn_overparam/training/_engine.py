@@ -10,7 +10,6 @@ never synchronises with the host; losses are read once per epoch.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._log import log
 from ._callbacks import EpochInfo, History, as_callback, overrides
 from ._context import RandomStreams, StepContext
 from ._losses import WeightedTargets
@@ -352,11 +352,6 @@ def _divergence_message(what, shown, epoch, copies, lr):
     )
 
 
-def _log(message: str) -> None:
-    sys.stdout.write(message + "\n")
-    sys.stdout.flush()
-
-
 def train(
     objective,
     params: dict[str, torch.Tensor],
@@ -618,7 +613,7 @@ def train(
             msg = f"Epoch {epoch + 1}/{config.max_epochs}, loss = {_fmt(loss_np)}"
             if val_np is not None:
                 msg += f", validation score = {_fmt(val_np)}"
-            _log(msg + f", lr = {_fmt(lr_np)}, time = {elapsed:.2f}s")
+            log(msg + f", lr = {_fmt(lr_np)}, time = {elapsed:.2f}s")
         if any([bool(cb.on_epoch_end(info)) for cb in cbs]):
             stopped_by_callback = True
             break
