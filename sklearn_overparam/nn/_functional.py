@@ -8,6 +8,7 @@ either shared by all copies, shape ``(n, d)``, or per copy, shape ``(K, n, d)``;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 
@@ -50,14 +51,28 @@ def _buffer(workspace, key, shape, ref):
 
     Large fresh allocations are returned to the OS and page-faulted in again on every
     step; reusing them makes the big elementwise passes about 2x faster on CPU.
+    ``shape`` is a tuple.
     """
     if workspace is None:
         return None
-    key = (key, tuple(shape))
+    key = (key, shape)
     buf = workspace.get(key)
-    if buf is None or buf.dtype != ref.dtype or buf.device != ref.device:
+    if buf is None or buf.dtype is not ref.dtype or buf.device != ref.device:
         buf = workspace[key] = torch.empty(shape, dtype=ref.dtype, device=ref.device)
     return buf
+
+
+@lru_cache(maxsize=64)
+def _names(depth: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``("W0", ..., "W{depth-1}")`` and ``("b0", ...)``: built once, not per step."""
+    return tuple(f"W{l}" for l in range(depth)), tuple(f"b{l}" for l in range(depth))
+
+
+@lru_cache(maxsize=256)
+def _backward_plan(depth: int, names: tuple[str, ...]) -> int:
+    """The lowest layer whose weight or bias is in ``names`` (``depth`` when none)."""
+    W, b = _names(depth)
+    return min((l for l in range(depth) if W[l] in names or b[l] in names), default=depth)
 
 
 # A bias is folded into the weight matrix for thin inputs (fan-in <= THIN_INPUT) when the
@@ -90,6 +105,58 @@ def _affine(h, W, b, out=None):
     return torch.baddbmm(b.unsqueeze(1), h, Wt, out=out)
 
 
+class _LayerPlan:
+    """One layer's affine map for a fixed input layout, prepared once for the engine's steps.
+
+    The weight's transposed view, the bias view and the output buffer are made once; a
+    folded ``[W, b]`` (thin inputs, see ``_fold_bias``) lives in a buffer refreshed only
+    when ``W`` or ``b`` changed since the last step (their in-place version counters), and
+    ``[h, 1]`` in a buffer whose ones column is written once. Valid while the layer's
+    tensors are the same objects (the engine updates them in place).
+    """
+
+    __slots__ = ("W", "b", "versions", "out", "Wt", "bias", "h1", "Wb", "d", "shared")
+
+    def __init__(self, h, W, b, out):
+        self.W, self.b, self.out, self.shared = W, b, out, h.dim() == 2
+        self.d = h.shape[-1]
+        self.versions = None
+        if b is not None and _fold_bias(h, W.shape[1], W.shape[0]):
+            self.h1 = h.new_ones(h.shape[:-1] + (self.d + 1,))
+            self.Wb = W.new_empty(W.shape[:2] + (self.d + 1,))
+            self.Wt, self.bias = self.Wb.transpose(1, 2), None
+        else:
+            self.h1 = self.Wb = None
+            self.Wt = W.transpose(1, 2)
+            self.bias = None if b is None else b.unsqueeze(1)
+
+    def __call__(self, h):
+        if self.Wb is not None:
+            versions = (self.W._version, self.b._version)
+            if versions != self.versions:
+                self.Wb[..., :self.d].copy_(self.W)
+                self.Wb[..., self.d].copy_(self.b)
+                self.versions = (self.W._version, self.b._version)
+            self.h1[..., :self.d].copy_(h)
+            h = self.h1
+        if self.shared:
+            z = torch.matmul(h, self.Wt, out=self.out)
+            return z if self.bias is None else z.add_(self.bias)
+        if self.bias is None:
+            return torch.bmm(h, self.Wt, out=self.out)
+        return torch.baddbmm(self.bias, h, self.Wt, out=self.out)
+
+
+def _layer_plan(workspace, l, h, W, b, K):
+    key = (l, h.shape, K)
+    plan = workspace.get(key)
+    if (plan is None or plan.W is not W or plan.b is not b or plan.out.dtype is not W.dtype
+            or plan.out.device != W.device):
+        out = torch.empty((K, h.shape[-2], W.shape[1]), dtype=W.dtype, device=W.device)
+        plan = workspace[key] = _LayerPlan(h, W, b, out)
+    return plan
+
+
 def forward(
     spec: ReLUNetSpec,
     params: dict[str, torch.Tensor],
@@ -110,14 +177,17 @@ def forward(
     reused by the next call (the training engine's steps): the returned tensors are then
     only valid until the next call with the same workspace.
     """
+    L = spec.depth
+    W_names, b_names = _names(L)
+    K = params["W0"].shape[0]
     h = X
     hidden = [X]
-    L = spec.depth
-    K = params["W0"].shape[0]
     for l in range(L):
-        W = params[f"W{l}"]
-        out = _buffer(workspace, f"z{l}", (K, X.shape[-2], W.shape[1]), W)
-        z = _affine(h, W, params.get(f"b{l}"), out=out)
+        W, b = params[W_names[l]], params.get(b_names[l])
+        if workspace is None:
+            z = _affine(h, W, b)
+        else:
+            z = _layer_plan(workspace, l, h, W, b, K)(h)
         if l < L - 1:
             h = z.clamp_min_(0)
             hidden.append(h)
@@ -147,29 +217,27 @@ def backward(
     ``1[z > 0]`` (PyTorch's).
     """
     names = spec.trainable_names if names is None else tuple(names)
-    wanted = set(names)
-    lowest = min(
-        (l for l in range(spec.depth) if f"W{l}" in wanted or f"b{l}" in wanted),
-        default=spec.depth,
-    )
+    L = spec.depth
+    W_names, _ = _names(L)
+    lowest = _backward_plan(L, names)
     grads = {}
     g = grad_out * spec.output_multiplier if spec.output_multiplier != 1.0 else grad_out
     if multiplier is not None:
         g = g * multiplier.view(-1, 1, 1)
-    for l in range(spec.depth - 1, lowest - 1, -1):
+    for l in range(L - 1, lowest - 1, -1):
         h = hidden[l]
         if l == lowest + 1 and g.shape[2] == 1:
             # g is rank one per sample (scalar output above the last hidden layer): the
             # gradient of the layer below needs no (K, n, m) backpropagated tensor.
-            _layer_gradients(grads, wanted, l, h, g)
+            _layer_gradients(grads, names, l, h, g)
             mask = _buffer(workspace, "mask", h.shape, h)
-            _below_scalar_output(grads, wanted, lowest, hidden[lowest], h, g,
-                                 params[f"W{l}"], mask)
+            _below_scalar_output(grads, names, lowest, hidden[lowest], h, g,
+                                 params[W_names[l]], mask)
             break
-        _layer_gradients(grads, wanted, l, h, g)
+        _layer_gradients(grads, names, l, h, g)
         if l > lowest:
             # fused ReLU backward: g * 1[h > 0] in one pass, no mask tensor
-            g = torch.ops.aten.threshold_backward(torch.bmm(g, params[f"W{l}"]), h, 0)
+            g = torch.ops.aten.threshold_backward(torch.bmm(g, params[W_names[l]]), h, 0)
     return {n: grads[n] for n in names}
 
 
@@ -179,15 +247,16 @@ def _matmul(a, b):
 
 def _layer_gradients(grads, wanted, l, h, g):
     """Weight and bias gradients of layer ``l`` from its input ``h`` and output grad ``g``."""
-    if f"W{l}" in wanted:
+    W_names, b_names = _names(l + 1)
+    if W_names[l] in wanted:
         if h.shape[-1] >= g.shape[-1]:
-            grads[f"W{l}"] = _matmul(g.transpose(1, 2), h)
+            grads[W_names[l]] = _matmul(g.transpose(1, 2), h)
         else:
             # (h^T g)^T: a thin input keeps the long dimension last in the product, 3-5x
             # faster than g^T h on CPU; the gradient is a transposed view.
-            grads[f"W{l}"] = _matmul(h.transpose(-1, -2), g).transpose(1, 2)
-    if f"b{l}" in wanted:
-        grads[f"b{l}"] = g.sum(dim=1)
+            grads[W_names[l]] = _matmul(h.transpose(-1, -2), g).transpose(1, 2)
+    if b_names[l] in wanted:
+        grads[b_names[l]] = g.sum(dim=1)
 
 
 def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
@@ -199,18 +268,19 @@ def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
     a 2-layer step).
     """
     mask = torch.gt(h_out, 0, out=mask) if mask is not None else (h_out > 0).to(h_out.dtype)
-    want_w, want_b = f"W{l}" in wanted, f"b{l}" in wanted
+    W_names, b_names = _names(l + 1)
+    want_w, want_b = W_names[l] in wanted, b_names[l] in wanted
     if want_w and want_b and _fold_bias(h_in, mask.shape[-1], mask.shape[0]):
         # both from one matmul on [h_in, 1]
         gh = (g * _with_ones(h_in)).transpose(-1, -2)
         both = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
-        grads[f"W{l}"], grads[f"b{l}"] = both[..., :-1], both[..., -1]
+        grads[W_names[l]], grads[b_names[l]] = both[..., :-1], both[..., -1]
         return
     if want_w:
         gh = (g * h_in).transpose(-1, -2)  # (K, fan_in, n): long dimension last (see above)
-        grads[f"W{l}"] = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
+        grads[W_names[l]] = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
     if want_b:
-        grads[f"b{l}"] = torch.bmm(g.transpose(1, 2), mask).mul_(W_above).squeeze(1)
+        grads[b_names[l]] = torch.bmm(g.transpose(1, 2), mask).mul_(W_above).squeeze(1)
 
 
 def copy_params(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

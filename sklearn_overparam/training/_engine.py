@@ -123,9 +123,10 @@ class _Sampler:
         # samples visited per epoch (the weights of the per-batch losses in the epoch loss)
         self.per_epoch = self.steps * self.batch if sampling == "replacement" else n
 
-    def epoch(self):
+    def _epoch_index(self):
+        """The epoch's row indices ``(K, rows per epoch)`` (None: full batch)."""
         if self.full:
-            return [None]
+            return None
         K = len(self.gens)
         if self.sampling == "replacement":
             idx = torch.stack(
@@ -135,9 +136,24 @@ class _Sampler:
             idx = torch.stack([torch.randperm(self.n, generator=g) for g in self.gens])
         else:
             idx = torch.arange(self.n).expand(K, self.n)
-        idx = idx.to(self.device)
+        return idx.to(self.device)
+
+    def batches(self, X, Y):
+        """``[(X_batch, Y_batch, fraction of the epoch), ...]``, one per step of an epoch.
+
+        The epoch's rows are gathered in one indexing kernel each for X and Y (when they
+        take at most ``EPOCH_GATHER_BYTES``) and every step reads a slice of them.
+        """
+        idx = self._epoch_index()
+        if idx is None:
+            return [(X, Y, 1.0)]
         stop = idx.shape[1]
-        return [idx[:, s : min(s + self.batch, stop)] for s in range(0, stop, self.batch)]
+        bounds = [(s, min(s + self.batch, stop)) for s in range(0, stop, self.batch)]
+        if idx.numel() * X.shape[-1] * X.element_size() > EPOCH_GATHER_BYTES:
+            return [(X[idx[:, a:b]], Y[idx[:, a:b]], (b - a) / self.per_epoch)
+                    for a, b in bounds]
+        xe, ye = X[idx], Y[idx]
+        return [(xe[:, a:b], ye[:, a:b], (b - a) / self.per_epoch) for a, b in bounds]
 
 
 def steps_per_epoch(n_rows: int, config: SGDConfig) -> int:
@@ -517,16 +533,19 @@ def train(
 
         epochs = tqdm(epochs, desc="epochs", leave=False)
     start = time.perf_counter()
-    step = 0
+    step = in_phase = 0
     for epoch in epochs:
         decayed = config.lr_decay_epoch is not None and epoch >= config.lr_decay_epoch
         factor = config.lr_decay_factor if decayed else 1.0
         lr = base_lr * torch.as_tensor(active * factor, dtype=dtype, device=device)
-        lr_list = [per_copy_view(lr, p) for p in plist]
+        lr_np = lr.cpu().numpy().astype(np.float64)
+        # one float when every copy steps alike (always at K=1): a cheaper update kernel
+        lr_step = (float(lr_np[0]) if (lr_np == lr_np[0]).all()
+                   else [per_copy_view(lr, p) for p in plist])
         ctx.epoch, ctx.lr = epoch, lr
         epoch_loss = torch.zeros(K, dtype=dtype, device=device)
         seen = torch.zeros(K, dtype=dtype, device=device) if general else 0.0
-        for batch in (sampler.batches(inputs, Y) if general else sampler.epoch()):
+        for batch in (sampler.batches(inputs, Y) if general else sampler.batches(X, Y)):
             if step >= total_steps:
                 break
             ctx.step = step
@@ -534,10 +553,8 @@ def train(
             if general:
                 xb, yb, idle = batch
                 idle = idle if idle.any() else None
-            elif batch is None:
-                xb, yb, frac = X, Y, 1.0
             else:
-                xb, yb, frac = X[batch], Y[batch], batch.shape[1] / sampler.per_epoch
+                xb, yb, frac = batch
             value, grads = objective.loss_and_grads(params, xb, yb, ctx)
             if first_loss is None:
                 first_loss = value.detach().clone()
@@ -557,18 +574,22 @@ def train(
             update = [g if g.is_contiguous() else g.contiguous() for g in
                       (grads[n] for n in names)]
             if idle is None:
-                rule.step(update, lr_list)
+                rule.step(update, lr_step)
             else:
                 _step_skipping(rule, update, lr, idle, plist)
             for post in post_updates:
                 post.apply_(params, ctx)
             for cb in step_cbs:
                 cb.on_step_end(params, value, ctx)
-            own_steps += 1 if idle is None else ~idle
+            if idle is None:
+                in_phase += 1
+            else:
+                own_steps += ~idle
             step += 1
+        own_steps += in_phase  # the steps every copy took (counted in Python, per epoch)
+        in_phase = 0
         n_steps[active] = own_steps[active]
         n_epochs[active] = epoch + 1
-        lr_np = lr.cpu().numpy().astype(np.float64)
         if general:
             loss_np = (epoch_loss / seen.clamp_min(torch.finfo(dtype).tiny)).cpu().numpy()
             loss_np = loss_np.astype(np.float64)

@@ -76,7 +76,8 @@ class SquaredLoss:
             value = diff.square().mul_(s).sum(dim=(1, 2))
             return value, diff.mul_(s.mul_(2.0))
         n_el = diff.shape[1] * diff.shape[2]
-        value = diff.square().sum(dim=(1, 2)).div_(n_el)
+        flat = diff.view(diff.shape[0], n_el) if diff.is_contiguous() else diff.flatten(1)
+        value = torch.linalg.vecdot(flat, flat).div_(n_el)  # one pass, no squared copy
         return value, diff.mul_(2.0 / n_el)
 
     def value(self, out, y):

@@ -55,8 +55,14 @@ class SGDUpdate:
             return [per_copy_view(value, p) for p in self.params]
         return float(value) or None
 
-    def step(self, grads: Sequence[torch.Tensor], lr: Sequence[torch.Tensor]) -> None:
-        """One update from gradients (aligned with ``params``) and per-tensor step sizes."""
+    def step(self, grads: Sequence[torch.Tensor], lr) -> None:
+        """One update from gradients (aligned with ``params``) and the step sizes.
+
+        ``lr`` is one float for every copy, or per-tensor ``(K, 1, ...)`` views of a
+        ``(K,)`` vector. The gradient tensors are consumed: the update is computed in them
+        and, with momentum, they become the new momentum buffers (so pass fresh tensors,
+        as every objective's ``loss_and_grads`` returns).
+        """
         update = list(grads)
         if self.weight_decay is not None:
             if isinstance(self.weight_decay, float):
@@ -64,10 +70,17 @@ class SGDUpdate:
             else:
                 torch._foreach_addcmul_(update, self.params, self.weight_decay)
         if self.buffers is not None:
-            torch._foreach_mul_(self.buffers, self.momentum)
-            torch._foreach_add_(self.buffers, update)
-            update = self.buffers
-        torch._foreach_addcmul_(self.params, update, lr, value=-1.0)
+            # buf <- g + momentum * buf, written into g, which becomes the buffer: one
+            # kernel per tensor instead of a scale and an add
+            if isinstance(self.momentum, float):
+                torch._foreach_add_(update, self.buffers, alpha=self.momentum)
+            else:
+                torch._foreach_addcmul_(update, self.buffers, self.momentum)
+            self.buffers = update
+        if isinstance(lr, float):
+            torch._foreach_add_(self.params, update, alpha=-lr)
+        else:
+            torch._foreach_addcmul_(self.params, update, lr, value=-1.0)
 
 
 @runtime_checkable

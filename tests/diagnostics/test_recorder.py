@@ -207,7 +207,7 @@ def test_recorder_validation():
 
 def test_recording_every_epoch_costs_at_most_a_fifth_of_the_fit():
     """Two-layer m = 1000, N = 1000, batches of 50: recording every epoch (defaults) costs
-    <= 20% of the fit in CPU time (measured 10-15%; best of 3 to damp other load)."""
+    <= 20% of the fit in CPU time (measured 12-15%; best of 5 to damp other load)."""
     X, y = make_composite_sine(1000, random_state=0)
     Xt = torch.as_tensor(X, dtype=torch.float32)
     Yt = torch.as_tensor(y, dtype=torch.float32).reshape(-1, 1)
@@ -226,8 +226,10 @@ def test_recording_every_epoch_costs_at_most_a_fifth_of_the_fit():
         return time.process_time() - start, rec
 
     run(True)  # warm up
-    plain = min(run(False)[0] for _ in range(3))
-    recorded = [run(True) for _ in range(3)]
+    # interleaved, best of 5 each: the machine's speed drifts between fits
+    pairs = [(run(False)[0], run(True)) for _ in range(5)]
+    plain = min(p for p, _ in pairs)
+    recorded = [r for _, r in pairs]
     own = min(rec.cpu_time_ for _, rec in recorded)
     total = min(t for t, _ in recorded)
     assert own <= 0.2 * plain, (own / plain, total / plain - 1)

@@ -159,7 +159,9 @@ def test_forward_backward_with_workspace_reuse_buffers():
         return out, hidden[1]
 
     def workspace_ptrs():
-        return sorted(t.data_ptr() for t in ws.values() if isinstance(t, torch.Tensor))
+        # plain buffers, and the output buffers of the per-layer plans
+        tensors = [getattr(t, "out", t) for t in ws.values()]
+        return sorted(t.data_ptr() for t in tensors if isinstance(t, torch.Tensor))
 
     first = step(6)
     ptrs = [t.data_ptr() for t in first]
@@ -172,6 +174,38 @@ def test_forward_backward_with_workspace_reuse_buffers():
     assert all(t.shape[1] == 7 for t in third)
     fourth = step(6)
     assert [t.data_ptr() for t in fourth] == ptrs, "the first shape's buffers are kept"
+
+
+@pytest.mark.parametrize("shared_input", [True, False])
+def test_workspace_plan_follows_in_place_updates_and_new_tensors(shared_input, monkeypatch):
+    """The workspace's per-layer plan (folded ``[W, b]`` kept between steps) sees every
+    in-place change of W or b, and a parameter replaced by a new tensor: its outputs stay
+    equal to the no-workspace path."""
+    import sklearn_overparam.nn._functional as functional
+
+    monkeypatch.setattr(functional, "FOLD_MIN_OUTPUT", 0)  # fold at these small shapes
+    spec = azll_two_layer(4, 9, 1).with_trainable("all")
+    params = init_params(spec, [0, 1], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(2)
+    X = torch.randn(*((6, 4) if shared_input else (2, 6, 4)), generator=gen,
+                    dtype=torch.float64)
+    ws = {}
+
+    def check():
+        out = forward(spec, params, X, workspace=ws)
+        torch.testing.assert_close(out, forward(spec, params, X), rtol=1e-12, atol=1e-15)
+        return out.clone()
+
+    first = check()
+    assert any(getattr(p, "Wb", None) is not None for p in ws.values()), "folded path taken"
+    params["W0"].add_(0.5)  # an in-place update of the weight ...
+    second = check()
+    params["b0"].mul_(-1.0)  # ... of the bias alone ...
+    third = check()
+    params["W0"] = params["W0"] * 2.0  # ... and a new tensor object
+    fourth = check()
+    assert not torch.equal(first, second) and not torch.equal(second, third)
+    assert not torch.equal(third, fourth)
 
 
 def test_relunet_trains_under_skorch():
