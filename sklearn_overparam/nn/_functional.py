@@ -270,9 +270,9 @@ def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
     mask = torch.gt(h_out, 0, out=mask) if mask is not None else (h_out > 0).to(h_out.dtype)
     W_names, b_names = _names(l + 1)
     want_w, want_b = W_names[l] in wanted, b_names[l] in wanted
-    if want_w and want_b and _fold_bias(h_in, mask.shape[-1], mask.shape[0]):
-        # both from one matmul on [h_in, 1]
-        gh = (g * _with_ones(h_in)).transpose(-1, -2)
+    if want_w and want_b and h_in.shape[-1] <= THIN_INPUT:
+        # both from one matmul on [g h_in, g]: the mask is read once
+        gh = torch.cat([g * h_in, g], dim=-1).transpose(-1, -2)
         both = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
         grads[W_names[l]], grads[b_names[l]] = both[..., :-1], both[..., -1]
         return

@@ -38,6 +38,8 @@ EXPLODE_FACTOR = 1e4
 # With per-copy rows or weights, an epoch's batches are gathered in one go when they take
 # at most this many bytes (else batch by batch).
 EPOCH_GATHER_BYTES = 32 * 2**20
+# Gradients with fewer entries than this update the weights as strided views (no copy).
+STRIDED_UPDATE_MAX = 2**15
 
 
 @dataclass
@@ -569,10 +571,11 @@ def train(
             else:
                 epoch_loss.add_(value, alpha=frac)
                 seen += frac
-            # a transposed gradient view (the thin-input layout of the backward pass) makes
-            # the three foreach kernels of the update strided: 2x slower than a copy first
-            update = [g if g.is_contiguous() else g.contiguous() for g in
-                      (grads[n] for n in names)]
+            # a large transposed gradient view (the thin-input layout of the backward pass)
+            # makes the update's kernels strided, about 2x slower than a copy first; below
+            # STRIDED_UPDATE_MAX entries the copy costs more than it saves
+            update = [g if g.is_contiguous() or g.numel() < STRIDED_UPDATE_MAX
+                      else g.contiguous() for g in (grads[n] for n in names)]
             if idle is None:
                 rule.step(update, lr_step)
             else:

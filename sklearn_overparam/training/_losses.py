@@ -76,8 +76,10 @@ class SquaredLoss:
             value = diff.square().mul_(s).sum(dim=(1, 2))
             return value, diff.mul_(s.mul_(2.0))
         n_el = diff.shape[1] * diff.shape[2]
-        flat = diff.view(diff.shape[0], n_el) if diff.is_contiguous() else diff.flatten(1)
-        value = torch.linalg.vecdot(flat, flat).div_(n_el)  # one pass, no squared copy
+        if diff.shape[2] == 1:  # one output: the sum of squares is one (K, 1, 1) product
+            value = torch.bmm(diff.transpose(1, 2), diff).view(-1).div_(n_el)
+        else:
+            value = diff.square().sum(dim=(1, 2)).div_(n_el)
         return value, diff.mul_(2.0 / n_el)
 
     def value(self, out, y):
