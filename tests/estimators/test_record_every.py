@@ -1,8 +1,8 @@
 """record_every fills diagnostics_ on every network estimator that trains its weights."""
 
+import statistics
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -72,17 +72,36 @@ def test_record_every_bad_inputs(data):
     assert TwoLayerReLURegressor(n_hidden=8, max_iter=2).fit(X, y).diagnostics_ is None
 
 
-def test_recording_every_epoch_costs_at_most_a_fifth_of_the_fit():
-    """Recording every epoch at m = 1000, N = 1000, 200 epochs costs <= 20% of the fit
-    (CPU time; the recorder's set-up is paid once)."""
+def test_recording_every_epoch_costs_at_most_a_fifth_of_the_fit(monkeypatch):
+    """Recording every epoch at m = 1000, N = 1000, 200 epochs costs <= 20% of the fit:
+    the recorder's own CPU time (snapshots, measures and set-up, which it clocks itself)
+    against the CPU time of the same fit without recording."""
+    import sklearn_overparam.diagnostics as diagnostics
+
+    made = []
+
+    class Clocked(diagnostics.DiagnosticsRecorder):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(diagnostics, "DiagnosticsRecorder", Clocked)
     X, y = make_composite_sine(1000, random_state=0)
     kw = dict(n_hidden=1000, max_iter=200, tol=None, random_state=0)
-    times = {}
-    for every in (None, 1):
-        best = np.inf
-        for _ in range(2):
-            start = time.process_time()
-            TwoLayerReLURegressor(record_every=every, **kw).fit(X, y)
-            best = min(best, time.process_time() - start)
-        times[every] = best
-    assert times[1] <= 1.2 * times[None], times
+
+    def seconds(every):
+        start = time.process_time()
+        est = TwoLayerReLURegressor(record_every=every, **kw).fit(X, y)
+        return time.process_time() - start, est
+
+    seconds(1)  # warm up
+    # the machine's speed drifts between fits by up to 1.5x: each recorder's own time is
+    # compared with the plain fit just before it, and the median of 3 ratios is checked
+    ratios = []
+    for _ in range(3):
+        plain = seconds(None)[0]
+        made.clear()
+        est = seconds(1)[1]
+        assert len(made) == 1 and len(est.diagnostics_["epoch"]) == 201
+        ratios.append(made[0].cpu_time_ / plain)
+    assert statistics.median(ratios) <= 0.2, ratios
