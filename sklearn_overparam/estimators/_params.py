@@ -153,7 +153,8 @@ DIAGNOSTICS = {
         "initialization) into the fitted ``diagnostics_``: activation-pattern change and\n"
         "relative distance from init per layer, ``sqrt(m) max_l ||W_l - W_l0||_F``, top\n"
         "singular values and effective rank of ``W_t - W_0`` and ``W_t``, empirical-NTK\n"
-        "drift and kernel-target alignment on a probe subset, and the frozen-gate\n"
+        "drift and kernel-target alignment on a probe subset (at initialization and at\n"
+        "epochs that are multiples of 20; ``nan`` in the other rows), and the frozen-gate\n"
         "(pseudo-network) gap (:class:`~sklearn_overparam.diagnostics.DiagnosticsRecorder`).\n"
         "None records nothing."),
     "diagnostics_X": _p(

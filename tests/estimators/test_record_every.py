@@ -3,6 +3,7 @@
 import statistics
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -43,6 +44,17 @@ def test_record_every_fills_equal_length_diagnostics(est, data):
     assert {"activation_change_0", "X_activation_change_0", "max_scaled_distance",
             "ntk_drift"} <= set(frame)
     assert frame["epoch"].is_monotonic_increasing and len(frame) == 4
+
+
+def test_record_every_computes_the_ntk_measures_every_20_epochs(data):
+    """The NTK drift is measured at init and at epochs that are multiples
+    of 20 (the documented schedule), nan in the other rows."""
+    X, y, _ = data
+    diag = TwoLayerReLURegressor(n_hidden=16, record_every=5, max_iter=40, tol=None,
+                                 random_state=0).fit(X, y).diagnostics_
+    assert list(diag["epoch"]) == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    measured = [e for e, v in zip(diag["epoch"], diag["ntk_drift"]) if not np.isnan(v)]
+    assert measured == [0, 20, 40]
 
 
 def test_record_every_values_are_the_diagnostics_of_the_fitted_weights(data):
