@@ -208,13 +208,18 @@ def backward(
     names: Sequence[str] | None = None,
     workspace: dict | None = None,
     multiplier: torch.Tensor | None = None,
+    accumulate: dict | None = None,
 ) -> dict[str, torch.Tensor]:
     """Gradients of a loss w.r.t. the tensors ``names`` (default: the trainable ones).
 
     ``grad_out`` is ``dLoss/dOutput`` of shape ``(K, n, k)``, ``hidden`` comes from
     :func:`forward` and ``multiplier`` is the per-copy one given to it. The backward pass
     stops at the lowest layer that needs a gradient. ReLU derivative convention:
-    ``1[z > 0]`` (PyTorch's).
+    ``1[z > 0]`` (PyTorch's). ``accumulate`` maps weight names to ``(buffer, beta)``:
+    where the gradient is one batched product in the weight's layout (a layer at least as
+    wide in as out), it is accumulated into the buffer, ``buffer <- beta * buffer +
+    gradient``, and the buffer is returned as that gradient (the momentum of an SGD
+    update, without a pass over a separate gradient tensor).
     """
     names = spec.trainable_names if names is None else tuple(names)
     L = spec.depth
@@ -229,12 +234,12 @@ def backward(
         if l == lowest + 1 and g.shape[2] == 1:
             # g is rank one per sample (scalar output above the last hidden layer): the
             # gradient of the layer below needs no (K, n, m) backpropagated tensor.
-            _layer_gradients(grads, names, l, h, g)
+            _layer_gradients(grads, names, l, h, g, accumulate)
             mask = _buffer(workspace, "mask", h.shape, h)
             _below_scalar_output(grads, names, lowest, hidden[lowest], h, g,
                                  params[W_names[l]], mask)
             break
-        _layer_gradients(grads, names, l, h, g)
+        _layer_gradients(grads, names, l, h, g, accumulate)
         if l > lowest:
             # fused ReLU backward: g * 1[h > 0] in one pass, no mask tensor
             g = torch.ops.aten.threshold_backward(torch.bmm(g, params[W_names[l]]), h, 0)
@@ -245,11 +250,17 @@ def _matmul(a, b):
     return torch.matmul(a, b) if a.dim() == 2 or b.dim() == 2 else torch.bmm(a, b)
 
 
-def _layer_gradients(grads, wanted, l, h, g):
-    """Weight and bias gradients of layer ``l`` from its input ``h`` and output grad ``g``."""
+def _layer_gradients(grads, wanted, l, h, g, accumulate=None):
+    """Weight and bias gradients of layer ``l`` from its input ``h`` and output grad ``g``
+    (a weight's into its ``accumulate`` buffer, see :func:`backward`)."""
     W_names, b_names = _names(l + 1)
-    if W_names[l] in wanted:
-        if h.shape[-1] >= g.shape[-1]:
+    name = W_names[l]
+    if name in wanted:
+        into = None if accumulate is None else accumulate.get(name)
+        if h.shape[-1] >= g.shape[-1] and into is not None and h.dim() == 3:
+            buf, beta = into
+            grads[name] = buf.baddbmm_(g.transpose(1, 2), h, beta=beta)
+        elif h.shape[-1] >= g.shape[-1]:
             grads[W_names[l]] = _matmul(g.transpose(1, 2), h)
         else:
             # (h^T g)^T: a thin input keeps the long dimension last in the product, 3-5x

@@ -64,10 +64,15 @@ class StepContext:
 
     ``epoch`` and ``step`` are 0-based (``step`` counts SGD steps over the whole run),
     ``rng`` the run's :class:`RandomStreams`, ``lr`` the ``(K,)`` step sizes in use
-    (0 for copies that have stopped).
+    (0 for copies that have stopped). ``momentum_into`` (set by the engine for objectives
+    whose class declares ``accumulates_momentum = True``) maps trained tensors to
+    ``(buffer, momentum)``: the objective may compute such a gradient straight into the
+    momentum buffer, ``buffer <- momentum * buffer + gradient``, and return the buffer
+    itself as the gradient (one matmul instead of a matmul and a pass over the buffer).
     """
 
     epoch: int
     step: int
     rng: RandomStreams
     lr: torch.Tensor
+    momentum_into: dict | None = None

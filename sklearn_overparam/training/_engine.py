@@ -316,6 +316,10 @@ def train(
     stopped_by_callback = False
     first_loss = None
     ctx = StepContext(epoch=0, step=0, rng=rng, lr=base_lr)
+    # objectives that declare it compute weight gradients into the momentum buffers (a
+    # class attribute: wrappers, which change the gradient afterwards, never declare it)
+    fuse_momentum = (bool(getattr(type(objective), "accumulates_momentum", False))
+                     and rule.buffers is not None and isinstance(rule.momentum, float))
     for cb in cbs:
         cb.on_train_begin(params, ctx)
     epochs = range(config.max_epochs)
@@ -346,6 +350,8 @@ def train(
                 idle = idle if idle.any() else None
             else:
                 xb, yb, frac = batch
+            ctx.momentum_into = (dict(zip(names, ((b, rule.momentum) for b in rule.buffers)))
+                                 if fuse_momentum and idle is None else None)
             value, grads = objective.loss_and_grads(params, xb, yb, ctx)
             if first_loss is None:
                 first_loss = value.detach().clone()

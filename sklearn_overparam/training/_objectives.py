@@ -52,6 +52,10 @@ class NetworkObjective:
         ``lambda_t`` of [AZLL] Algorithm 2); a post-update may change it in place.
     """
 
+    # the engine may ask for weight gradients accumulated into their momentum buffers
+    # (StepContext.momentum_into); wrappers do not declare it, so they never get the request
+    accumulates_momentum = True
+
     def __init__(self, spec: ReLUNetSpec, loss, *, multiplier: torch.Tensor | None = None):
         self.spec = spec
         self.loss = get_loss(loss)
@@ -65,7 +69,8 @@ class NetworkObjective:
                               multiplier=mult)
         value, grad_out = self.loss.value_and_grad(out, Y)
         grads = backward(self.spec, params, hidden, grad_out, self.trainable_names,
-                         workspace=ws, multiplier=mult)
+                         workspace=ws, multiplier=mult,
+                         accumulate=None if ctx is None else ctx.momentum_into)
         return value, grads
 
     def outputs(self, params, X):

@@ -61,7 +61,9 @@ class SGDUpdate:
         ``lr`` is one float for every copy, or per-tensor ``(K, 1, ...)`` views of a
         ``(K,)`` vector. The gradient tensors are consumed: the update is computed in them
         and, with momentum, they become the new momentum buffers (so pass fresh tensors,
-        as every objective's ``loss_and_grads`` returns).
+        as every objective's ``loss_and_grads`` returns). A gradient that is its own
+        momentum buffer (``StepContext.momentum_into``) already holds
+        ``momentum * buffer + gradient``.
         """
         update = list(grads)
         if self.weight_decay is not None:
@@ -71,11 +73,16 @@ class SGDUpdate:
                 torch._foreach_addcmul_(update, self.params, self.weight_decay)
         if self.buffers is not None:
             # buf <- g + momentum * buf, written into g, which becomes the buffer: one
-            # kernel per tensor instead of a scale and an add
-            if isinstance(self.momentum, float):
-                torch._foreach_add_(update, self.buffers, alpha=self.momentum)
-            else:
-                torch._foreach_addcmul_(update, self.buffers, self.momentum)
+            # kernel per tensor instead of a scale and an add. A gradient that *is* its
+            # buffer already holds it (accumulated in the objective's matmul).
+            todo = [i for i, (u, b) in enumerate(zip(update, self.buffers)) if u is not b]
+            if todo:
+                mine = [update[i] for i in todo]
+                bufs = [self.buffers[i] for i in todo]
+                if isinstance(self.momentum, float):
+                    torch._foreach_add_(mine, bufs, alpha=self.momentum)
+                else:
+                    torch._foreach_addcmul_(mine, bufs, [self.momentum[i] for i in todo])
             self.buffers = update
         if isinstance(lr, float):
             torch._foreach_add_(self.params, update, alpha=-lr)
