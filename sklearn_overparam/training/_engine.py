@@ -45,6 +45,9 @@ ITERATES = ("last", "uniform_random", "best_train_loss")
 EXPLODE_FACTOR = 1e4
 # Gradients with fewer entries than this update the weights as strided views (no copy).
 STRIDED_UPDATE_MAX = 2**15
+# Weights with at least this many entries per network get their momentum accumulated
+# inside the gradient matmul (StepContext.momentum_into).
+FUSE_MIN_ENTRIES = 2**15
 
 
 @dataclass
@@ -318,8 +321,11 @@ def train(
     ctx = StepContext(epoch=0, step=0, rng=rng, lr=base_lr)
     # objectives that declare it compute weight gradients into the momentum buffers (a
     # class attribute: wrappers, which change the gradient afterwards, never declare it)
+    # Only for large weights: on a small one the saved pass is worth less than the request.
     fuse_momentum = (bool(getattr(type(objective), "accumulates_momentum", False))
                      and rule.buffers is not None and isinstance(rule.momentum, float))
+    fused = [i for i, p in enumerate(plist) if p[0].numel() >= FUSE_MIN_ENTRIES]
+    fuse_momentum = fuse_momentum and bool(fused)
     for cb in cbs:
         cb.on_train_begin(params, ctx)
     epochs = range(config.max_epochs)
@@ -350,7 +356,7 @@ def train(
                 idle = idle if idle.any() else None
             else:
                 xb, yb, frac = batch
-            ctx.momentum_into = (dict(zip(names, ((b, rule.momentum) for b in rule.buffers)))
+            ctx.momentum_into = ({names[i]: (rule.buffers[i], rule.momentum) for i in fused}
                                  if fuse_momentum and idle is None else None)
             value, grads = objective.loss_and_grads(params, xb, yb, ctx)
             if first_loss is None:

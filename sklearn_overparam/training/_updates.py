@@ -76,9 +76,12 @@ class SGDUpdate:
             # kernel per tensor instead of a scale and an add. A gradient that *is* its
             # buffer already holds it (accumulated in the objective's matmul).
             todo = [i for i, (u, b) in enumerate(zip(update, self.buffers)) if u is not b]
-            if todo:
+            if len(todo) == len(update):
+                mine, bufs = update, self.buffers
+            else:
                 mine = [update[i] for i in todo]
                 bufs = [self.buffers[i] for i in todo]
+            if todo:
                 if isinstance(self.momentum, float):
                     torch._foreach_add_(mine, bufs, alpha=self.momentum)
                 else:

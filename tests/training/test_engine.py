@@ -24,10 +24,16 @@ def _data(n=64, d=5, k=1, dtype=torch.float64, seed=0):
     return X, Y
 
 
+@pytest.mark.parametrize("fuse", [False, True], ids=["separate", "fused_momentum"])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 @pytest.mark.parametrize("batch_size", [16, 20, None])
-def test_train_matches_torch_optim_sgd(momentum, batch_size):
-    """Engine steps equal autograd + torch.optim.SGD (momentum, weight decay) in float64."""
+def test_train_matches_torch_optim_sgd(momentum, batch_size, fuse, monkeypatch):
+    """Engine steps equal autograd + torch.optim.SGD (momentum, weight decay) in float64,
+    with the momentum accumulated inside the gradient matmuls (every weight eligible) or
+    not (none eligible)."""
+    import sklearn_overparam.training._engine as engine
+
+    monkeypatch.setattr(engine, "FUSE_MIN_ENTRIES", 0 if fuse else 2**62)
     spec = azll_three_layer(5, 12, 2).with_trainable(["W0", "b1", "W1"])
     X, Y = _data(n=50, k=2)
     params = init_params(spec, [3], dtype=torch.float64)
@@ -272,3 +278,26 @@ def test_epoch_loss_is_the_mean_over_samples_with_partial_batch(sampling):
     res = train(obj, params, X, Y, SGDConfig(learning_rate=0.0, batch_size=10, max_epochs=1,
                                              sampling=sampling, tol=None), [0])
     assert res.history.loss[0][0] == pytest.approx(full, rel=1e-12)
+
+
+def test_wrapped_objectives_never_get_the_momentum_request(monkeypatch):
+    """A wrapper (here a penalty) sees the base objective's attributes, but the engine asks
+    only objectives whose class declares accumulates_momentum: a penalized run is the same
+    with every weight eligible for the fused momentum as with none (no double momentum)."""
+    import sklearn_overparam.training._engine as engine
+    from sklearn_overparam.training import RegularizedObjective, RowNormPenalty
+
+    spec = azll_three_layer(5, 12, 2).with_trainable(["W0", "W1"])
+    X, Y = _data(n=50, k=2)
+    config = SGDConfig(learning_rate=0.05, momentum=0.9, batch_size=10, max_epochs=3,
+                       tol=None)
+    runs = []
+    for threshold in (0, 2**62):
+        monkeypatch.setattr(engine, "FUSE_MIN_ENTRIES", threshold)
+        params = init_params(spec, [3], dtype=torch.float64)
+        objective = RegularizedObjective(NetworkObjective(spec, "squared"),
+                                         [RowNormPenalty("W1", 1e-3)])
+        assert objective.accumulates_momentum  # delegated to the base ...
+        train(objective, params, X, Y, config, [0])  # ... but never used
+        runs.append(params["W1"].clone())
+    torch.testing.assert_close(runs[0], runs[1], rtol=1e-12, atol=1e-14)
