@@ -96,13 +96,18 @@ def _affine(h, W, b, out=None):
         # [h, 1] [W, b]^T: for a thin input the small concatenations are far cheaper than
         # broadcasting the bias over the (K, n, out) output (baddbmm's hidden copy)
         h, W, b = _with_ones(h), torch.cat([W, b.unsqueeze(2)], dim=2), None
-    Wt = W.transpose(1, 2)
+    return _product(h, W.transpose(1, 2), None if b is None else b.unsqueeze(1), out)
+
+
+def _product(h, Wt, bias, out=None):
+    """``h Wt + bias`` for ``h`` shared ``(n, in)`` or per copy ``(K, n, in)``, ``Wt`` of
+    shape ``(K, in, out)`` and ``bias`` ``(K, 1, out)`` or None."""
     if h.dim() == 2:
         z = torch.matmul(h, Wt) if out is None else torch.matmul(h, Wt, out=out)
-        return z if b is None else z.add_(b.unsqueeze(1))
-    if b is None:
+        return z if bias is None else z.add_(bias)
+    if bias is None:
         return torch.bmm(h, Wt, out=out)
-    return torch.baddbmm(b.unsqueeze(1), h, Wt, out=out)
+    return torch.baddbmm(bias, h, Wt, out=out)
 
 
 class _LayerPlan:
@@ -115,10 +120,10 @@ class _LayerPlan:
     tensors are the same objects (the engine updates them in place).
     """
 
-    __slots__ = ("W", "b", "versions", "out", "Wt", "bias", "h1", "Wb", "d", "shared")
+    __slots__ = ("W", "b", "versions", "out", "Wt", "bias", "h1", "Wb", "d")
 
     def __init__(self, h, W, b, out):
-        self.W, self.b, self.out, self.shared = W, b, out, h.dim() == 2
+        self.W, self.b, self.out = W, b, out
         self.d = h.shape[-1]
         self.versions = None
         if b is not None and _fold_bias(h, W.shape[1], W.shape[0]):
@@ -139,12 +144,7 @@ class _LayerPlan:
                 self.versions = (self.W._version, self.b._version)
             self.h1[..., :self.d].copy_(h)
             h = self.h1
-        if self.shared:
-            z = torch.matmul(h, self.Wt, out=self.out)
-            return z if self.bias is None else z.add_(self.bias)
-        if self.bias is None:
-            return torch.bmm(h, self.Wt, out=self.out)
-        return torch.baddbmm(self.bias, h, self.Wt, out=self.out)
+        return _product(h, self.Wt, self.bias, self.out)
 
 
 def _layer_plan(workspace, l, h, W, b, K):

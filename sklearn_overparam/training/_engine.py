@@ -322,10 +322,9 @@ def train(
     # objectives that declare it compute weight gradients into the momentum buffers (a
     # class attribute: wrappers, which change the gradient afterwards, never declare it)
     # Only for large weights: on a small one the saved pass is worth less than the request.
-    fuse_momentum = (bool(getattr(type(objective), "accumulates_momentum", False))
-                     and rule.buffers is not None and isinstance(rule.momentum, float))
-    fused = [i for i, p in enumerate(plist) if p[0].numel() >= FUSE_MIN_ENTRIES]
-    fuse_momentum = fuse_momentum and bool(fused)
+    fusable = (getattr(type(objective), "accumulates_momentum", False)
+               and rule.buffers is not None and isinstance(rule.momentum, float))
+    fused = [i for i, p in enumerate(plist) if fusable and p[0].numel() >= FUSE_MIN_ENTRIES]
     for cb in cbs:
         cb.on_train_begin(params, ctx)
     epochs = range(config.max_epochs)
@@ -357,7 +356,7 @@ def train(
             else:
                 xb, yb, frac = batch
             ctx.momentum_into = ({names[i]: (rule.buffers[i], rule.momentum) for i in fused}
-                                 if fuse_momentum and idle is None else None)
+                                 if fused and idle is None else None)
             value, grads = objective.loss_and_grads(params, xb, yb, ctx)
             if first_loss is None:
                 first_loss = value.detach().clone()
