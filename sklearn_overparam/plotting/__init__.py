@@ -5,13 +5,9 @@ matplotlib is imported when a display is drawn (``plot``), not by importing this
 
 from ._azll import azll_methods, azll_scaling_panels
 from ._displays import NormRatioDisplay, ScalingDisplay
-from ._lazy import (
-    DiagnosticsDisplay,
-    MinWidthDisplay,
-    SpectrumDisplay,
-    WidthScalingDisplay,
-    final_diagnostics,
-)
+from ._lazy import DiagnosticsDisplay, final_diagnostics
+from ._spectrum import SpectrumDisplay
+from ._width import MinWidthDisplay, WidthScalingDisplay
 
 __all__ = [
     "DiagnosticsDisplay",
