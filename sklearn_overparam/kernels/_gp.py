@@ -11,15 +11,12 @@ import numpy as np
 from sklearn.gaussian_process.kernels import Hyperparameter, Kernel
 
 from ._analytic import (
-    _check_depth,
-    _check_matrix,
-    _per_layer,
     _relu_kernel_diag,
     _relu_kernel_with_gradient,
-    _trainable_mask,
     relu_nngp_kernel,
     relu_ntk_kernel,
 )
+from ._arguments import _check_depth, _check_matrix, _per_layer, _trainable_mask
 
 
 def _check_scalar_variance(value, name: str) -> float:
