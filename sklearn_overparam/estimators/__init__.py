@@ -1,11 +1,11 @@
 """scikit-learn estimators: thin glue over nn/, training/ and kernels/."""
 
-from ._base import InconsistentVersionWarning
 from ._classifiers import DeepReLUClassifier, TwoLayerReLUClassifier
 from ._conjugate_kernel import ConjugateKernelRegressor
 from ._input_map import HalfSpherePadding, UnitSphereNormalizer
 from ._ntk import NTKRegressor
 from ._ntrf import NTRFClassifier
+from ._pickle import InconsistentVersionWarning
 from ._regressors import TwoLayerReLURegressor
 from ._three_layer import ThreeLayerReLURegressor
 

@@ -15,8 +15,9 @@ from .._compat import Interval, StrOptions, _fit_context, with_callbacks
 from .._torch import to_tensor
 from ..nn import cczg_deep, ll_two_layer
 from ..training import Callback, SGDConfig
-from ._base import BaseReLUNetwork, FitSettings, _partial_fit_available, validate_data
+from ._base import BaseReLUNetwork, FitSettings, validate_data
 from ._input_map import UnitSphereNormalizer
+from ._observer import _partial_fit_available
 from ._params import OPTIMIZER, RUNTIME, Param, constraints, fill_doc
 
 LR_SCALE = {

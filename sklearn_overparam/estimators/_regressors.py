@@ -11,7 +11,8 @@ from sklearn.utils.metaestimators import available_if
 
 from .._compat import Interval, StrOptions, _fit_context, with_callbacks
 from ..nn import azll_two_layer
-from ._base import BaseReLUNetwork, _partial_fit_available, validate_data
+from ._base import BaseReLUNetwork, validate_data
+from ._observer import _partial_fit_available
 from ._params import INPUT_PADDING, OPTIMIZER, RUNTIME, constraints, fill_doc
 
 
