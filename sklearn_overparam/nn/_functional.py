@@ -13,6 +13,7 @@ from functools import lru_cache
 import torch
 
 from .._torch import make_generator
+from . import _matmul
 from ._spec import ReLUNetSpec
 
 
@@ -92,41 +93,38 @@ def _with_ones(h):
 
 def _affine(h, W, b, out=None):
     # h: (n, in) shared or (K, n, in); W: (K, out, in); b: (K, out) or None.
-    if b is not None and _fold_bias(h, W.shape[1], W.shape[0]):
+    if b is not None and _fold_bias(h, W.shape[1], W.shape[0]) and not _routes_forward(h, W):
         # [h, 1] [W, b]^T: for a thin input the small concatenations are far cheaper than
         # broadcasting the bias over the (K, n, out) output (baddbmm's hidden copy)
         h, W, b = _with_ones(h), torch.cat([W, b.unsqueeze(2)], dim=2), None
-    return _product(h, W.transpose(1, 2), None if b is None else b.unsqueeze(1), out)
+    return _matmul.bmm(h, W.transpose(1, 2), None if b is None else b.unsqueeze(1), out)
 
 
-def _product(h, Wt, bias, out=None):
-    """``h Wt + bias`` for ``h`` shared ``(n, in)`` or per copy ``(K, n, in)``, ``Wt`` of
-    shape ``(K, in, out)`` and ``bias`` ``(K, 1, out)`` or None."""
-    if h.dim() == 2:
-        z = torch.matmul(h, Wt) if out is None else torch.matmul(h, Wt, out=out)
-        return z if bias is None else z.add_(bias)
-    if bias is None:
-        return torch.bmm(h, Wt, out=out)
-    return torch.baddbmm(bias, h, Wt, out=out)
+def _routes_forward(h, W):
+    return _matmul.routes(h.shape[-2], h.shape[-1], W.shape[1], W)
 
 
 class _LayerPlan:
     """One layer's affine map for a fixed input layout, prepared once for the engine's steps.
 
-    The weight's transposed view, the bias view and the output buffer are made once; a
-    folded ``[W, b]`` (thin inputs, see ``_fold_bias``) lives in a buffer refreshed only
-    when ``W`` or ``b`` changed since the last step (their in-place version counters), and
-    ``[h, 1]`` in a buffer whose ones column is written once. Valid while the layer's
-    tensors are the same objects (the engine updates them in place).
+    A product that goes to oneDNN (:mod:`._matmul`) keeps its per-network weight views;
+    otherwise the weight's transposed view, the bias view and the output buffer are made
+    once, and a folded ``[W, b]`` (thin inputs, see ``_fold_bias``) lives in a buffer
+    refreshed only when ``W`` or ``b`` changed since the last step (their in-place version
+    counters), and ``[h, 1]`` in a buffer whose ones column is written once. Valid while
+    the layer's tensors are the same objects (the engine updates them in place) and the
+    routing (:func:`._matmul.cpu_matmul`) is unchanged.
     """
 
-    __slots__ = ("W", "b", "versions", "out", "Wt", "bias", "h1", "Wb", "d")
+    __slots__ = ("W", "b", "versions", "out", "Wt", "bias", "h1", "Wb", "d", "dnn", "mode")
 
     def __init__(self, h, W, b, out):
         self.W, self.b, self.out = W, b, out
         self.d = h.shape[-1]
         self.versions = None
-        if b is not None and _fold_bias(h, W.shape[1], W.shape[0]):
+        self.mode = _matmul.mode()
+        self.dnn = _matmul.Weights(W, b) if _routes_forward(h, W) else None
+        if self.dnn is None and b is not None and _fold_bias(h, W.shape[1], W.shape[0]):
             self.h1 = h.new_ones(h.shape[:-1] + (self.d + 1,))
             self.Wb = W.new_empty(W.shape[:2] + (self.d + 1,))
             self.Wt, self.bias = self.Wb.transpose(1, 2), None
@@ -136,6 +134,8 @@ class _LayerPlan:
             self.bias = None if b is None else b.unsqueeze(1)
 
     def __call__(self, h):
+        if self.dnn is not None:
+            return self.dnn.forward(h, self.out)
         if self.Wb is not None:
             versions = (self.W._version, self.b._version)
             if versions != self.versions:
@@ -144,14 +144,18 @@ class _LayerPlan:
                 self.versions = (self.W._version, self.b._version)
             self.h1[..., :self.d].copy_(h)
             h = self.h1
-        return _product(h, self.Wt, self.bias, self.out)
+        return _matmul.bmm(h, self.Wt, self.bias, self.out)
+
+    def backward(self, g):
+        """``g W``: the gradient pushed through this layer's weight."""
+        return self.dnn.backward(g) if self.dnn is not None else torch.bmm(g, self.W)
 
 
 def _layer_plan(workspace, l, h, W, b, K):
     key = (l, h.shape, K)
     plan = workspace.get(key)
     if (plan is None or plan.W is not W or plan.b is not b or plan.out.dtype is not W.dtype
-            or plan.out.device != W.device):
+            or plan.out.device != W.device or plan.mode != _matmul.mode()):
         out = torch.empty((K, h.shape[-2], W.shape[1]), dtype=W.dtype, device=W.device)
         plan = workspace[key] = _LayerPlan(h, W, b, out)
     return plan
@@ -242,12 +246,17 @@ def backward(
         _layer_gradients(grads, names, l, h, g, accumulate)
         if l > lowest:
             # fused ReLU backward: g * 1[h > 0] in one pass, no mask tensor
-            g = torch.ops.aten.threshold_backward(torch.bmm(g, params[W_names[l]]), h, 0)
+            g = torch.ops.aten.threshold_backward(
+                _through(workspace, l, h, params[W_names[l]], g), h, 0)
     return {n: grads[n] for n in names}
 
 
-def _matmul(a, b):
-    return torch.matmul(a, b) if a.dim() == 2 or b.dim() == 2 else torch.bmm(a, b)
+def _through(workspace, l, h, W, g):
+    """``g W``: the output gradient of layer ``l`` (input ``h``) pushed to its input."""
+    plan = None if workspace is None else workspace.get((l, h.shape, W.shape[0]))
+    if plan is not None and plan.W is W and plan.mode == _matmul.mode():
+        return plan.backward(g)
+    return _matmul.bmm(g, W)
 
 
 def _layer_gradients(grads, wanted, l, h, g, accumulate=None):
@@ -257,15 +266,18 @@ def _layer_gradients(grads, wanted, l, h, g, accumulate=None):
     name = W_names[l]
     if name in wanted:
         into = None if accumulate is None else accumulate.get(name)
-        if h.shape[-1] >= g.shape[-1] and into is not None and h.dim() == 3:
+        if _matmul.routes(g.shape[-1], h.shape[-2], h.shape[-1], g):
+            # oneDNN's product beats MKL's even with the momentum pass it leaves undone
+            grads[name] = _matmul.weight_gradient(g, h)
+        elif h.shape[-1] >= g.shape[-1] and into is not None and h.dim() == 3:
             buf, beta = into
             grads[name] = buf.baddbmm_(g.transpose(1, 2), h, beta=beta)
         elif h.shape[-1] >= g.shape[-1]:
-            grads[W_names[l]] = _matmul(g.transpose(1, 2), h)
+            grads[W_names[l]] = _matmul.bmm(g.transpose(1, 2), h)
         else:
             # (h^T g)^T: a thin input keeps the long dimension last in the product, 3-5x
             # faster than g^T h on CPU; the gradient is a transposed view.
-            grads[W_names[l]] = _matmul(h.transpose(-1, -2), g).transpose(1, 2)
+            grads[W_names[l]] = _matmul.bmm(h.transpose(-1, -2), g).transpose(1, 2)
     if b_names[l] in wanted:
         grads[b_names[l]] = g.sum(dim=1)
 
@@ -284,12 +296,12 @@ def _below_scalar_output(grads, wanted, l, h_in, h_out, g, W_above, mask=None):
     if want_w and want_b and h_in.shape[-1] <= THIN_INPUT:
         # both from one matmul on [g h_in, g]: the mask is read once
         gh = torch.cat([g * h_in, g], dim=-1).transpose(-1, -2)
-        both = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
+        both = _matmul.bmm(gh, mask).mul_(W_above).transpose(1, 2)
         grads[W_names[l]], grads[b_names[l]] = both[..., :-1], both[..., -1]
         return
     if want_w:
         gh = (g * h_in).transpose(-1, -2)  # (K, fan_in, n): long dimension last (see above)
-        grads[W_names[l]] = _matmul(gh, mask).mul_(W_above).transpose(1, 2)
+        grads[W_names[l]] = _matmul.bmm(gh, mask).mul_(W_above).transpose(1, 2)
     if want_b:
         grads[b_names[l]] = torch.bmm(g.transpose(1, 2), mask).mul_(W_above).squeeze(1)
 

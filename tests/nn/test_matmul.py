@@ -1,0 +1,142 @@
+"""The oneDNN routing of the networks' CPU products: MKL's results, taken only where it can act."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_overparam.nn import _matmul, azll_three_layer, backward, forward, init_params
+from sklearn_overparam.nn._matmul import cpu_matmul, routes
+
+needs_onednn = pytest.mark.skipif(not _matmul.onednn_available(),
+                                  reason="this torch build has no working oneDNN matmul")
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Route every product (no size threshold) and count the oneDNN calls."""
+    op = _matmul._op()
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].shape)
+        return op(*args)
+
+    monkeypatch.setattr(_matmul, "ONEDNN_MIN_MACS", 0)
+    monkeypatch.setattr(_matmul, "_op", lambda: counting)
+    return calls
+
+
+def _problem(K, shared_input, dtype):
+    spec = azll_three_layer(5, 12, 1, n_hidden2=9).with_trainable("all")
+    params = init_params(spec, list(range(K)), dtype=dtype)
+    gen = torch.Generator().manual_seed(0)
+    shape = (7, 5) if shared_input else (K, 7, 5)
+    X = torch.randn(*shape, generator=gen, dtype=torch.float64).to(dtype)
+    G = torch.randn(K, 7, 1, generator=gen, dtype=torch.float64).to(dtype)
+    return spec, params, X, G
+
+
+def _run(spec, params, X, G, workspace):
+    out, hidden = forward(spec, params, X, return_hidden=True, workspace=workspace)
+    out = out.clone()
+    return out, backward(spec, params, hidden, G, workspace=workspace)
+
+
+@needs_onednn
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("shared_input", [True, False])
+@pytest.mark.parametrize("workspace", [False, True])
+def test_onednn_forward_and_backward_equal_float64(K, shared_input, workspace, counted):
+    """Every float32 product through oneDNN (forward, backward, weight gradients, biases):
+    outputs and gradients equal the float64 reference to float32 rounding."""
+    spec, params, X, G = _problem(K, shared_input, torch.float32)
+    with cpu_matmul("onednn"):
+        out, grads = _run(spec, params, X, G, {} if workspace else None)
+    assert len(counted) >= 3 * spec.depth - 1, "each layer's products went to oneDNN"
+    ref_params = {k: v.double() for k, v in params.items()}
+    ref_out, ref_grads = _run(spec, ref_params, X.double(), G.double(), None)
+    torch.testing.assert_close(out.double(), ref_out, rtol=1e-5, atol=1e-6)
+    for name in spec.param_names:
+        torch.testing.assert_close(grads[name].double(), ref_grads[name], rtol=1e-5, atol=1e-6)
+
+
+@needs_onednn
+def test_blas_mode_keeps_every_product_on_mkl(counted):
+    """``cpu_matmul("blas")`` routes nothing, and the routing is restored on exit."""
+    spec, params, X, G = _problem(2, False, torch.float32)
+    with cpu_matmul("blas"):
+        _run(spec, params, X, G, {})
+        assert _matmul.mode() == "blas"
+    assert not counted
+    assert _matmul.mode() == "auto"
+
+
+@needs_onednn
+def test_stacked_copy_gets_the_same_products_as_a_lone_network(counted):
+    """Copy k of a stack and the network alone take the same oneDNN kernels: bit for bit."""
+    spec, params, X, G = _problem(3, False, torch.float32)
+    with cpu_matmul("onednn"):
+        out, grads = _run(spec, params, X, G, {})
+        for k in range(3):
+            lone = {n: p[k:k + 1].clone() for n, p in params.items()}
+            out_k, grads_k = _run(spec, lone, X[k:k + 1], G[k:k + 1], {})
+            assert torch.equal(out_k[0], out[k])
+            for name in spec.param_names:
+                assert torch.equal(grads_k[name][0], grads[name][k])
+
+
+@needs_onednn
+def test_routing_only_where_onednn_can_act(monkeypatch):
+    """Large float32 CPU products outside autograd and torch.func go to oneDNN; float64,
+    small products, tensors autograd tracks and functorch-wrapped tensors do not."""
+    monkeypatch.setattr(_matmul, "ONEDNN_MIN_MACS", 1000)
+    big = torch.zeros(2, 10, 10)
+    with cpu_matmul("onednn"):
+        assert routes(10, 10, 10, big)
+        assert not routes(10, 10, 9, big), "below the size threshold"
+        assert not routes(10, 10, 10, big.double())
+        tracked = big.clone().requires_grad_(True)
+        assert not routes(10, 10, 10, tracked)
+        with torch.no_grad():
+            assert routes(10, 10, 10, tracked)
+        seen = []
+        torch.func.vmap(lambda x: seen.append(routes(10, 10, 10, x)) or x)(big)
+        assert seen == [False]
+    with cpu_matmul("blas"):
+        assert not routes(10, 10, 10, big)
+    with pytest.raises(ValueError, match="must be one of"):
+        with cpu_matmul("mkl"):
+            pass
+
+
+@needs_onednn
+def test_autograd_through_forward_is_unaffected_by_the_routing(counted):
+    """float32 parameters that autograd tracks keep the differentiable products: their
+    gradients equal the hand-written backward's."""
+    spec, params, X, G = _problem(2, True, torch.float32)
+    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    with cpu_matmul("onednn"):
+        auto = torch.autograd.grad((forward(spec, leaves, X) * G).sum(), list(leaves.values()))
+        assert not counted
+        _, mine = _run(spec, params, X, G, None)
+    for name, a in zip(leaves, auto):
+        torch.testing.assert_close(mine[name], a, rtol=1e-5, atol=1e-6)
+
+
+@needs_onednn
+def test_momentum_fit_agrees_across_routings():
+    """A float32 momentum fit whose big layer's gradient goes to oneDNN (so its momentum is
+    not accumulated inside the matmul) matches the MKL fit to float32 rounding."""
+    from sklearn_overparam import ThreeLayerReLURegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4)).astype(np.float32)
+    y = (X[:, 0] - X[:, 1] ** 2).astype(np.float32)
+    est = ThreeLayerReLURegressor(n_hidden=256, max_iter=3, tol=None, random_state=0)
+    with cpu_matmul("blas"):
+        ref = est.fit(X, y).predict(X)
+    with cpu_matmul("onednn"):
+        mine = est.fit(X, y).predict(X)
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(mine, ref, rtol=0, atol=1e-4 * scale)
+    assert not np.array_equal(mine, ref), "the two routings are different kernels"
