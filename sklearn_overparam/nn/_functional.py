@@ -133,9 +133,14 @@ class _LayerPlan:
             self.Wt = W.transpose(1, 2)
             self.bias = None if b is None else b.unsqueeze(1)
 
-    def __call__(self, h):
+    def __call__(self, h, relu=False):
+        """The layer's output for input ``h``, through the ReLU when ``relu``."""
         if self.dnn is not None:
-            return self.dnn.forward(h, self.out)
+            return self.dnn.forward(h, self.out, relu)
+        z = self._affine(h)
+        return z.clamp_min_(0) if relu else z
+
+    def _affine(self, h):
         if self.Wb is not None:
             versions = (self.W._version, self.b._version)
             if versions != self.versions:
@@ -190,13 +195,11 @@ def forward(
         W, b = params[W_names[l]], params.get(b_names[l])
         if workspace is None:
             z = _affine(h, W, b)
+            h = z.clamp_min_(0) if l < L - 1 else z
         else:
-            z = _layer_plan(workspace, l, h, W, b, K)(h)
+            h = _layer_plan(workspace, l, h, W, b, K)(h, relu=l < L - 1)
         if l < L - 1:
-            h = z.clamp_min_(0)
             hidden.append(h)
-        else:
-            h = z
     if spec.output_multiplier != 1.0:
         h = h.mul_(spec.output_multiplier)
     if multiplier is not None:

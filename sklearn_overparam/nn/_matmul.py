@@ -155,12 +155,14 @@ class Weights:
         self.b = [None] * self.K if b is None else [b[k] for k in range(self.K)]
         self.mode = _mode
 
-    def forward(self, h: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        op = _op()
+    def forward(self, h: torch.Tensor, out: torch.Tensor | None = None,
+                relu: bool = False) -> torch.Tensor:
+        """``h W^T + b``, or ``relu(h W^T + b)`` computed in the product (oneDNN post-op)."""
+        op, attr = _op(), "relu" if relu else "none"
         if h.dim() == 3 and self.K == 1:  # a 3-d input is one call: no per-network views
-            return op(h, self.W[0], self.b[0], "none", [], "")
+            return op(h, self.W[0], self.b[0], attr, [], "")
         hs = [h] * self.K if h.dim() == 2 else h.unbind(0)
-        return _stack([op(x, w, b, "none", [], "") for x, w, b in zip(hs, self.W, self.b)],
+        return _stack([op(x, w, b, attr, [], "") for x, w, b in zip(hs, self.W, self.b)],
                       out)
 
     def backward(self, g: torch.Tensor) -> torch.Tensor:
