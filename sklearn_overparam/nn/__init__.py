@@ -5,6 +5,7 @@ Imports torch (and :mod:`sklearn_overparam._torch`) only.
 
 from ._functional import backward, copy_params, dead_layers, forward, init_params
 from ._inputs import HalfPadding, UnitNormalize, fit_half_padding_scale, pad_half
+from ._matmul import cpu_matmul
 from ._module import ReLUNet
 from ._spec import (
     LayerSpec,
@@ -26,6 +27,7 @@ __all__ = [
     "backward",
     "cczg_deep",
     "copy_params",
+    "cpu_matmul",
     "dead_layers",
     "fit_half_padding_scale",
     "forward",
