@@ -78,6 +78,8 @@ gradients of W and V and the error back-propagated through V), ``ceil(N / B) = 2
 an epoch; FLOPs per epoch over the median epoch time is the fit's FLOP rate, printed as a
 share of the matmul rate (wall and CPU time), beside the rate of a lone
 ``(B x m) @ (m x m)`` product, the step's own matmul shape.
+The matmul rate is MKL's (``torch.mm``); the step's large products go to oneDNN where it
+is faster (``sklearn_overparam.nn.cpu_matmul``), so the share can exceed 100%.
 
 The ``CHECKS`` line checks the targets: engine (K=1) >= 2.5x faster per epoch than sklearn
 and >= 3x faster than skorch at every width, engine16 >= 5x faster per network than
