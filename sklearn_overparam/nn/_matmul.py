@@ -102,8 +102,8 @@ def cpu_matmul(mode: str):
     processors; PyTorch's oneDNN matmul was measured 1.5-2.2x faster there on the products
     of a training step. By default (``"auto"``) a layer's products go to oneDNN when they
     have at least 2^21 multiply-adds per network, are float32 on the CPU, are not tracked
-    by autograd or ``torch.func``, and the processor is x86 with AVX-512. The previous
-    routing is restored on exit.
+    by autograd or ``torch.func``, and the processor is x86 with AVX-512. The switch is
+    process-wide (not per thread); the previous routing is restored on exit.
 
     Parameters
     ----------
