@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from .._compat import (
     CallbackSupportMixin,
@@ -40,15 +40,14 @@ from .._torch import (
     to_numpy,
     to_tensor,
 )
-from ..nn import ReLUNet, ReLUNetSpec, dead_layers, forward, init_params
+from ..nn import dead_layers, init_params
 from ..training import NetworkObjective, SGDConfig, train
+from ._fitted import _FittedNetworkMixin
 from ._input_map import HalfSpherePadding
 from ._observer import _continued_seed, _ObservedObjective, _RunObserver
 from ._pickle import VersionedPickleMixin, warn_user
 from ._stacking import _StackedFitMixin
 from ._state import FitSettings, InitialNetwork, _EngineRun  # noqa: F401 (re-exported)
-
-PREDICT_CHUNK = 8192
 
 
 def mean_squared(residual, sample_weight=None):
@@ -58,8 +57,8 @@ def mean_squared(residual, sample_weight=None):
     return float(np.average(np.mean(residual**2, axis=1), weights=sample_weight))
 
 
-class BaseReLUNetwork(_StackedFitMixin, CallbackSupportMixin, VersionedPickleMixin,
-                      BaseEstimator):
+class BaseReLUNetwork(_FittedNetworkMixin, _StackedFitMixin, CallbackSupportMixin,
+                      VersionedPickleMixin, BaseEstimator):
     """Fit/predict template for estimators whose model is one network of :mod:`nn`.
 
     Subclasses supply ``_build_spec(n_inputs, n_outputs)``, ``_settings(n_samples)`` and
@@ -606,94 +605,3 @@ class BaseReLUNetwork(_StackedFitMixin, CallbackSupportMixin, VersionedPickleMix
 
     def _n_net_outputs(self, Y):
         return Y.shape[1]
-
-    # ------------------------------------------------------------ fitted state
-    def _network_attributes(self, spec, params, initial):
-        """The fitted attributes of a network (numpy ``params`` and ``initial``)."""
-        return {
-            "coefs_": [params[f"W{l}"] for l in range(spec.depth)],
-            "intercepts_": [params.get(f"b{l}") for l in range(spec.depth)],
-            "initial_coefs_": [initial[f"W{l}"] for l in range(spec.depth)],
-            "output_multiplier_": float(spec.output_multiplier),
-            "trainable_": tuple(spec.trainable_names),
-            "n_layers_": spec.depth + 1,
-            "out_activation_": self._out_activation,
-        }
-
-    def _store_network(self, spec, params, initial):
-        for name, value in self._network_attributes(spec, params, initial).items():
-            setattr(self, name, value)
-
-    def _fitted_spec(self) -> ReLUNetSpec:
-        return ReLUNetSpec.from_shapes(
-            [w.shape for w in self.coefs_],
-            [b is not None for b in self.intercepts_],
-            output_multiplier=self.output_multiplier_,
-            trainable=self.trainable_,
-            name=type(self).__name__,
-        )
-
-    def _fitted_params(self, dtype, device, initial=False):
-        coefs = self.initial_coefs_ if initial else self.coefs_
-        params = {}
-        for l, (w, b) in enumerate(zip(coefs, self.intercepts_)):
-            params[f"W{l}"] = to_tensor(w, dtype=dtype, device=device).unsqueeze(0)
-            if b is not None:
-                params[f"b{l}"] = to_tensor(b, dtype=dtype, device=device).unsqueeze(0)
-        return params
-
-    @property
-    def network_(self) -> ReLUNet:
-        """The fitted network as a ``torch.nn.Module`` on *raw* inputs (float32, CPU).
-
-        ``network_(torch.as_tensor(X, dtype=torch.float32))`` equals ``predict(X)`` up to
-        float32 rounding: the fitted input map (``input_map_``) is its first step
-        (``network_.input_map``), and ``network_.stacked_params()`` are the weights in the
-        layout of :mod:`sklearn_overparam.nn`. Trainable tensors have ``requires_grad``.
-        """
-        check_is_fitted(self)
-        input_map = None if self.input_map_ is None else self.input_map_.to_torch()
-        return ReLUNet(self._fitted_spec(), self._fitted_params(torch.float32,
-                                                                torch.device("cpu")),
-                       input_map=input_map)
-
-    # ---------------------------------------------------------------- predict
-    def _predict_device(self):
-        try:
-            return resolve_device(self.device)
-        except ValueError:
-            # a model fitted on a GPU predicts on a machine without one
-            return torch.device("cpu")
-
-    def _inference_dtype(self, device):
-        # float64 on the CPU: predictions do not depend on how rows are batched (float32
-        # matmul rounding does), at a small cost; float32 on accelerators.
-        return torch.float64 if device.type == "cpu" else torch.float32
-
-    def _predict_chunks(self, Z, dtype, device):
-        """Outputs ``(n, k)`` of the fitted model on network inputs ``Z`` (a generator of
-        numpy chunks); the network's forward pass unless a subclass predicts otherwise."""
-        spec = self._fitted_spec()
-        params = self._fitted_params(dtype, device)
-        for s in range(0, Z.shape[0], PREDICT_CHUNK):
-            chunk = to_tensor(Z[s : s + PREDICT_CHUNK], dtype=dtype, device=device)
-            yield to_numpy(forward(spec, params, chunk)[0])
-
-    def _raw_output(self, X):
-        """Model outputs ``(n, k)`` as float64 numpy for validated raw ``X``."""
-        device = self._predict_device()
-        dtype = self._inference_dtype(device)
-        Z = self._network_input(X)
-        with torch.no_grad(), thread_limit():
-            chunks = list(self._predict_chunks(Z, dtype, device))
-        out = np.concatenate(chunks, axis=0).astype(np.float64, copy=False)
-        if not np.all(np.isfinite(out)):
-            raise ValueError(
-                "The model output is not finite for some rows of X (overflow). Scale the "
-                "inputs like the training data (e.g. StandardScaler in a Pipeline)."
-            )
-        return out
-
-    def _validate_predict_input(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
