@@ -89,7 +89,8 @@ def mode() -> str:
 
 
 def _enabled() -> bool:
-    if _mode == "blas":
+    # torch.backends.mkldnn.flags(enabled=False) turns oneDNN off for us too
+    if _mode == "blas" or not torch._C._get_mkldnn_enabled():
         return False
     return onednn_available() if _mode == "onednn" else _auto()
 
@@ -102,7 +103,8 @@ def cpu_matmul(mode: str):
     processors; PyTorch's oneDNN matmul was measured 1.5-2.2x faster there on the products
     of a training step. By default (``"auto"``) a layer's products go to oneDNN when they
     have at least 2^21 multiply-adds per network, are float32 on the CPU, are not tracked
-    by autograd or ``torch.func``, and the processor is x86 with AVX-512. The switch is
+    by autograd or ``torch.func``, and the processor is x86 with AVX-512 (never while
+    ``torch.backends.mkldnn.flags(enabled=False)`` is in force). The switch is
     process-wide (not per thread); the previous routing is restored on exit.
 
     Parameters

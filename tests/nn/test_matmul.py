@@ -1,5 +1,7 @@
 """The oneDNN routing of the networks' CPU products: MKL's results, taken only where it can act."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -104,7 +106,8 @@ def test_stacked_copy_gets_the_same_products_as_a_lone_network(counted):
 @needs_onednn
 def test_routing_only_where_onednn_can_act(monkeypatch):
     """Large float32 CPU products outside autograd and torch.func go to oneDNN; float64,
-    small products, tensors autograd tracks and functorch-wrapped tensors do not."""
+    small products, tensors autograd tracks, functorch-wrapped tensors and a torch with
+    oneDNN switched off do not."""
     monkeypatch.setattr(_matmul, "ONEDNN_MIN_MACS", 1000)
     big = torch.zeros(2, 10, 10)
     with cpu_matmul("onednn"):
@@ -120,6 +123,10 @@ def test_routing_only_where_onednn_can_act(monkeypatch):
         assert seen == [False]
     with cpu_matmul("blas"):
         assert not routes(10, 10, 10, big)
+    with cpu_matmul("onednn"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's note on oneDNN TF32 for GPUs
+        with torch.backends.mkldnn.flags(enabled=False):
+            assert not routes(10, 10, 10, big), "oneDNN switched off in torch"
     with pytest.raises(ValueError, match="must be one of"):
         with cpu_matmul("mkl"):
             pass
