@@ -21,7 +21,6 @@ from functools import partial
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
@@ -45,16 +44,9 @@ from ..training import NetworkObjective, SGDConfig, train
 from ._fitted import _FittedNetworkMixin
 from ._input_map import HalfSpherePadding
 from ._observer import _continued_seed, _ObservedObjective, _RunObserver
-from ._pickle import VersionedPickleMixin, warn_user
+from ._pickle import VersionedPickleMixin
 from ._stacking import _StackedFitMixin
 from ._state import FitSettings, InitialNetwork, _EngineRun  # noqa: F401 (re-exported)
-
-
-def mean_squared(residual, sample_weight=None):
-    """``mean_{i,r} residual**2``, the squared loss; weighted over rows with weights."""
-    if sample_weight is None:
-        return float(np.mean(residual**2))
-    return float(np.average(np.mean(residual**2, axis=1), weights=sample_weight))
 
 
 class BaseReLUNetwork(_FittedNetworkMixin, _StackedFitMixin, CallbackSupportMixin,
@@ -543,47 +535,6 @@ class BaseReLUNetwork(_FittedNetworkMixin, _StackedFitMixin, CallbackSupportMixi
         self._store_copy(net, run)
         self._store_state(net, run)
         return run.result
-
-    def _record_history(self, result, has_validation, config, k=0):
-        """Fitted loss/validation attributes of copy ``k``; warn if it did not converge."""
-        history = result.history.as_dict()
-        n = int(result.n_epochs[k])
-        self.history_ = {key: (v[:n, k] if v.ndim == 2 else v[:n]) for key, v in history.items()}
-        self.n_iter_ = n
-        self.loss_curve_ = self.history_["loss"].tolist()
-        self.loss_ = self.loss_curve_[-1]
-        if has_validation:
-            self.validation_scores_ = self.history_["validation_score"].tolist()
-            self.best_validation_score_ = float(result.best_validation_score[k])
-            self.best_loss_ = None  # as MLP: the validation score decides
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = float(np.min(self.history_["loss"]))
-        if config.tol is not None and not result.converged[k] and not result.stopped_by_callback:
-            warn_user(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
-                "optimization hasn't converged yet. Increase max_iter or set tol=None to run "
-                "a fixed number of epochs.",
-                ConvergenceWarning,
-            )
-
-    def _record_closed_form(self, loss, n_samples):
-        """Fitted loss attributes of a closed-form solve (one 'iteration')."""
-        if getattr(self, "record_every", None) is not None:
-            raise ValueError(
-                "`record_every` records diagnostics along SGD training; a closed-form solve "
-                "has no epochs. Use solver='sgd' or record_every=None."
-            )
-        self.diagnostics_ = None
-        self.n_iter_ = 1
-        self.loss_ = loss
-        self.loss_curve_ = [loss]
-        self.best_loss_ = loss
-        self.t_ = int(n_samples)
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
-        self.history_ = {"loss": np.array([loss])}
 
     def _split_validation(self, Z, Y, random_state, stratify, sample_weight=None):
         arrays = (Z, Y) if sample_weight is None else (Z, Y, sample_weight)

@@ -11,7 +11,8 @@ from .._compat import Interval, StrOptions
 from .._torch import thread_limit, to_numpy, to_tensor
 from ..kernels._solvers import ridge_features, ridge_features_loo
 from ..nn import azll_three_layer, azll_two_layer, forward
-from ._base import BaseReLUNetwork, mean_squared
+from ._base import BaseReLUNetwork
+from ._fitted import mean_squared
 from ._params import INPUT_PADDING, OPTIMIZER, RIDGE_ALPHA, RUNTIME, constraints, fill_doc
 from ._regressors import _RegressorMixin
 

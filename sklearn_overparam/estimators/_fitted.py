@@ -1,24 +1,76 @@
-"""The fitted network of an estimator: its stored weights, ``network_`` and prediction.
+"""The fitted state of an estimator: its loss record, stored network and prediction.
 
-What ``fit`` leaves (numpy ``coefs_``, ``intercepts_``, ``initial_coefs_``, the output
-multiplier and the trainable names) is all ``predict`` reads: the architecture is rebuilt
-from the weight shapes, so fitted state is plain arrays and numbers.
+What ``fit`` leaves (the loss curve and history, numpy ``coefs_``, ``intercepts_``,
+``initial_coefs_``, the output multiplier and the trainable names) is all ``predict``
+reads: the architecture is rebuilt from the weight shapes, so fitted state is plain
+arrays and numbers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._torch import resolve_device, thread_limit, to_numpy, to_tensor
 from ..nn import ReLUNet, ReLUNetSpec, forward
+from ._pickle import warn_user
 
 PREDICT_CHUNK = 8192
 
 
+def mean_squared(residual, sample_weight=None):
+    """``mean_{i,r} residual**2``, the squared loss; weighted over rows with weights."""
+    if sample_weight is None:
+        return float(np.mean(residual**2))
+    return float(np.average(np.mean(residual**2, axis=1), weights=sample_weight))
+
+
 class _FittedNetworkMixin:
-    """Stores the trained network as fitted attributes and predicts from them."""
+    """Stores the fit's loss record and trained network as fitted attributes, and
+    predicts from them."""
+
+    def _record_history(self, result, has_validation, config, k=0):
+        """Fitted loss/validation attributes of copy ``k``; warn if it did not converge."""
+        history = result.history.as_dict()
+        n = int(result.n_epochs[k])
+        self.history_ = {key: (v[:n, k] if v.ndim == 2 else v[:n]) for key, v in history.items()}
+        self.n_iter_ = n
+        self.loss_curve_ = self.history_["loss"].tolist()
+        self.loss_ = self.loss_curve_[-1]
+        if has_validation:
+            self.validation_scores_ = self.history_["validation_score"].tolist()
+            self.best_validation_score_ = float(result.best_validation_score[k])
+            self.best_loss_ = None  # as MLP: the validation score decides
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = float(np.min(self.history_["loss"]))
+        if config.tol is not None and not result.converged[k] and not result.stopped_by_callback:
+            warn_user(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet. Increase max_iter or set tol=None to run "
+                "a fixed number of epochs.",
+                ConvergenceWarning,
+            )
+
+    def _record_closed_form(self, loss, n_samples):
+        """Fitted loss attributes of a closed-form solve (one 'iteration')."""
+        if getattr(self, "record_every", None) is not None:
+            raise ValueError(
+                "`record_every` records diagnostics along SGD training; a closed-form solve "
+                "has no epochs. Use solver='sgd' or record_every=None."
+            )
+        self.diagnostics_ = None
+        self.n_iter_ = 1
+        self.loss_ = loss
+        self.loss_curve_ = [loss]
+        self.best_loss_ = loss
+        self.t_ = int(n_samples)
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.history_ = {"loss": np.array([loss])}
 
     def _network_attributes(self, spec, params, initial):
         """The fitted attributes of a network (numpy ``params`` and ``initial``)."""

@@ -14,9 +14,9 @@ from ..kernels._empirical import empirical_ntk
 from ..kernels._solvers import ridge_kernel, ridge_kernel_loo
 from ..nn import forward
 from ..training import LinearizedObjective, linearized_forward
-from ._base import BaseReLUNetwork, mean_squared
+from ._base import BaseReLUNetwork
 from ._conjugate_kernel import azll_baseline_spec, resolve_alpha
-from ._fitted import PREDICT_CHUNK
+from ._fitted import PREDICT_CHUNK, mean_squared
 from ._params import INPUT_PADDING, OPTIMIZER, RIDGE_ALPHA, RUNTIME, constraints, fill_doc
 from ._regressors import _RegressorMixin
 
