@@ -167,14 +167,13 @@ class Weights:
     shared ``(n, in)`` and ``g`` ``(K, n, out)``.
     """
 
-    __slots__ = ("K", "W", "Wt", "b", "mode")
+    __slots__ = ("K", "W", "Wt", "b")
 
     def __init__(self, W: torch.Tensor, b: torch.Tensor | None = None):
         self.K = W.shape[0]
         self.W = [W[k] for k in range(self.K)]
         self.Wt = [w.t() for w in self.W]
         self.b = [None] * self.K if b is None else [b[k] for k in range(self.K)]
-        self.mode = _mode
 
     def forward(self, h: torch.Tensor, out: torch.Tensor | None = None,
                 relu: bool = False) -> torch.Tensor:
