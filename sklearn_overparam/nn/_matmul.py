@@ -216,8 +216,8 @@ def bmm(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None,
     ``out`` is a buffer the result may be written to; a oneDNN product of one network is
     a fresh tensor.
     """
-    if b.dim() == 3 and routes(a.shape[-2], a.shape[-1], b.shape[-1], a) and _plain(b) and (
-            not torch.is_grad_enabled() or not b.requires_grad):
+    p, q, r = a.shape[-2], a.shape[-1], b.shape[-1]
+    if b.dim() == 3 and routes(p, q, r, a) and routes(p, q, r, b):
         return Weights(b.transpose(1, 2), None if bias is None else bias.squeeze(1)).forward(
             a, out)
     if a.dim() == 2 or b.dim() == 2:
