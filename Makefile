@@ -16,7 +16,7 @@ $(PY):
 $(STAMP): $(PY) pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(PY) -m pip install --quiet -e ".[test,bench,plot]"
+	$(PY) -m pip install --quiet -e ".[test,bench,plot,fast]"
 	touch $(STAMP)
 
 install: $(STAMP)

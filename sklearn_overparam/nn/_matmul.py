@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import platform
+import sys
 
 import torch
 
@@ -95,7 +96,6 @@ def _enabled() -> bool:
     return onednn_available() if _mode == "onednn" else _auto()
 
 
-@contextlib.contextmanager
 def cpu_matmul(mode: str):
     """Route the networks' CPU float32 matrix products within a ``with`` block.
 
@@ -124,14 +124,23 @@ def cpu_matmul(mode: str):
     >>> with cpu_matmul("blas"):  # e.g. to compare against MKL's results
     ...     clf = DeepReLUClassifier(width=32, max_iter=2, tol=None).fit(X, y)
     """
-    global _mode
-    if mode not in _MODES:
-        raise ValueError(f"`mode` must be one of {_MODES}; got {mode!r}.")
-    before, _mode = _mode, mode
+    return process_mode(sys.modules[__name__], mode, _MODES)
+
+
+@contextlib.contextmanager
+def process_mode(module, mode: str, modes: tuple[str, ...]):
+    """Set ``module._mode`` to ``mode`` (one of ``modes``) for a ``with`` block.
+
+    The kernel switches of this package (:func:`cpu_matmul`, :func:`.fused_kernels`) are
+    process-wide module state; the previous mode is restored on exit.
+    """
+    if mode not in modes:
+        raise ValueError(f"`mode` must be one of {modes}; got {mode!r}.")
+    before, module._mode = module._mode, mode
     try:
         yield
     finally:
-        _mode = before
+        module._mode = before
 
 
 _wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from ..nn import ReLUNetSpec, backward, forward
+from ..nn._fused import two_layer_step
 from ._context import StepContext
 from ._losses import get_loss
 
@@ -65,6 +66,10 @@ class NetworkObjective:
 
     def loss_and_grads(self, params, X, Y, ctx=None):
         ws, mult = self._workspace, self.multiplier
+        fused = two_layer_step(self.spec, params, X, self.trainable_names, ws)
+        if fused is not None:  # thin-input two-layer net: activations never stored
+            value, grad_out = self.loss.value_and_grad(fused.forward(X, mult), Y)
+            return value, fused.backward(grad_out)
         out, hidden = forward(self.spec, params, X, return_hidden=True, workspace=ws,
                               multiplier=mult)
         value, grad_out = self.loss.value_and_grad(out, Y)
