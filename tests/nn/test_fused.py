@@ -274,3 +274,25 @@ def test_inputs_inside_torch_func_transforms_take_the_torch_path():
 
     torch.func.vmap(step_of)(torch.randn(2, 3, 4, dtype=torch.float64))
     assert seen == [None]
+
+
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    import numba
+
+    njit = numba.njit
+
+    def no_cache_dir(*args, cache=False, **kwargs):
+        if cache:
+            raise RuntimeError("cannot cache function: no locator available")
+        return njit(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", no_cache_dir)
+    forward_kernel, backward_kernel = _fused._kernels.__wrapped__()
+    spec = azll_two_layer(3, 10)
+    params, X, _ = _problem(spec, 1, True, 4)
+    step = _fused.TwoLayerStep(spec, params, X, ("W0",))
+    x = X.numpy()[None]
+    out = np.empty((1, 4))
+    forward_kernel(x, True, step.W, step.b, step.A, step.scale, step.c, step.Xp, step.Wt,
+                   step.H, False, out)
+    np.testing.assert_allclose(out, forward(spec, params, X).numpy()[..., 0], rtol=1e-12)
