@@ -105,10 +105,12 @@ def available() -> bool:
 
 
 def _forward_kernel(x, shared, W, b, A, scale, c, Xp, Wt, H, store_h, out):
-    # x (S, n, d); W (K, m, d); b, A (K, m); scale, c (K,); out (K, n). Written for the
-    # backward pass: Xp (S, n, WIDTH) the padded inputs, Wt (K, WIDTH, m) the padded
-    # transposed weights and H (K, n, m): the hidden layer s(z) with store_h (an output
-    # layer that trains needs it; H floating point), else the ReLU pattern 1[z > 0] (bool).
+    # x (S, n, d); W (K, m, d); b, A (K, m); scale, c (K,); out (K, n); Wt (WIDTH, m) is
+    # scratch for one network's padded transposed weights [W, b, 0]^T. Written for the
+    # backward pass: Xp (S, n, WIDTH) the padded inputs [x, 1, 0] and H (K, n, m), the
+    # hidden layer s(z) with store_h (an output layer that trains needs it; H floating
+    # point), else the ReLU pattern 1[z > 0] (bool): a stack's tile keeps only these in
+    # cache between its forward and backward passes.
     K, m, d = W.shape
     n = x.shape[1]
     zero = out.dtype.type(0)
@@ -124,18 +126,18 @@ def _forward_kernel(x, shared, W, b, A, scale, c, Xp, Wt, H, store_h, out):
                     Xp[kx, i, j] = zero
         for j in range(d):
             for r in range(m):
-                Wt[k, j, r] = W[k, r, j]
+                Wt[j, r] = W[k, r, j]
         for r in range(m):
-            Wt[k, d, r] = b[k, r]
+            Wt[d, r] = b[k, r]
         for j in range(d + 1, WIDTH):
             for r in range(m):
-                Wt[k, j, r] = zero
+                Wt[j, r] = zero
         for i in range(n):
             out[k, i] = zero
         for r0 in range(0, m, CHUNK):
             r1 = min(r0 + CHUNK, m)
-            w0, w1, w2, w3 = Wt[k, 0, r0:r1], Wt[k, 1, r0:r1], Wt[k, 2, r0:r1], Wt[k, 3, r0:r1]
-            w4, w5, w6, w7 = Wt[k, 4, r0:r1], Wt[k, 5, r0:r1], Wt[k, 6, r0:r1], Wt[k, 7, r0:r1]
+            w0, w1, w2, w3 = Wt[0, r0:r1], Wt[1, r0:r1], Wt[2, r0:r1], Wt[3, r0:r1]
+            w4, w5, w6, w7 = Wt[4, r0:r1], Wt[5, r0:r1], Wt[6, r0:r1], Wt[7, r0:r1]
             a = A[k, r0:r1]
             for i in range(n):
                 x0, x1, x2, x3 = Xp[kx, i, 0], Xp[kx, i, 1], Xp[kx, i, 2], Xp[kx, i, 3]
@@ -262,7 +264,7 @@ class TwoLayerStep:
         self.A = params["W1"].numpy()[:, 0, :]
         self.c = params["b1"].numpy()[:, 0] if "b1" in params else new(K)
         self.scale = np.full(K, spec.output_multiplier, dtype=self.W.dtype)
-        self.Xp, self.Wt = new((S, n, WIDTH)), new((K, WIDTH, m))
+        self.Xp, self.Wt = new((S, n, WIDTH)), new((WIDTH, m))
         # the hidden layer when the output layer trains, else only its ReLU pattern
         self.stores_h = "W1" in self.names
         self.H = new((K, n, m)) if self.stores_h else np.zeros((K, n, m), dtype=np.bool_)
