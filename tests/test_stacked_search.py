@@ -328,3 +328,16 @@ def test_list_inputs_and_1d_inputs_behave_like_grid_search_cv(sine):
         StackedGridSearchCV(_net(), grid, cv=CV, error_score="raise").fit(X[:, 0], y)
     with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
         GridSearchCV(_net(), grid, cv=CV, error_score="raise").fit(X[:, 0], y)
+
+
+def test_tiles_hold_more_networks_when_the_fused_kernels_keep_only_relu_patterns():
+    pytest.importorskip("numba")
+    from sklearn_overparam.nn import fused_kernels
+
+    est = TwoLayerReLURegressor(n_hidden=1000)
+    search = StackedGridSearchCV(est, {"alpha": [0.0]})
+    fused = search._tile_size(est, 4, 667, 54)  # the [AZLL] two-layer grid of bench_search
+    with fused_kernels("off"):
+        plain = search._tile_size(est, 4, 667, 54)
+    # one byte a hidden unit instead of four: 2 tiles of 27 instead of 4 of 13-14
+    assert (fused, plain) == (27, 14)

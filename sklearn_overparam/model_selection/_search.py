@@ -50,7 +50,9 @@ from .._compat import (
     validate_parameter_constraints,
 )
 from .._log import log
+from .._torch import resolve_dtype
 from ..estimators._base import BaseReLUNetwork
+from ..nn._fused import fuses
 from ._fit_grid import STACKABLE
 
 # What one copy of a stack holds on its own: candidates that differ only in these (and in
@@ -61,9 +63,9 @@ STACKED_PARAMETERS = (*STACKABLE, "lr_scale")
 # On the CPU a stack is cut into tiles whose working set (per copy: the step activations,
 # batch x hidden units, plus weights, gradients and momentum) stays within this many bytes,
 # each tile one engine run: the tile sweep of benchmarks/bench_search.py finds the fastest
-# tile there (18 two-layer networks of width 1000; 4 to 9 for the width-256 deep and 3 to 7
-# for the width-200 three-layer networks, against 27 from activations alone). Accelerators
-# take the whole stack at once.
+# tile there (27 two-layer networks of width 1000 in the fused kernels, 14-18 in torch
+# kernels; 4 to 9 for the width-256 deep and 3 to 7 for the width-200 three-layer networks,
+# against 27 from activations alone). Accelerators take the whole stack at once.
 TILE_BYTES = 4 * 2**20
 
 
@@ -333,8 +335,13 @@ class _StackedSearchMixin:
                 batch = n_train if config.batch_size is None else min(config.batch_size,
                                                                       n_train)
                 itemsize = 8 if final.dtype == "float64" else 4
-                # a copy's step activations, and its weights, gradients and momentum
-                per_copy = (batch * width + 3 * weights) * itemsize
+                # a copy's step activations, and its weights, gradients and momentum; the
+                # fused two-layer kernels keep one byte a unit (the ReLU pattern) unless
+                # the output layer trains
+                names = spec.trainable_names
+                fused = fuses(spec, names, resolve_dtype(final.dtype))
+                act = 1 if fused and "W1" not in names else itemsize
+                per_copy = batch * width * act + 3 * weights * itemsize
                 size = max(1, TILE_BYTES // max(1, per_copy))
         except Exception:  # noqa: BLE001 - a bad setting fails in its own fit, untiled
             size = n_copies

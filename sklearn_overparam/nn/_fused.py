@@ -226,13 +226,17 @@ def _backward_kernel(Xp, shared, H, A, scale, d, g, gW, gb, gA, gc, wants):
                     gA[k, r0 + r] = s * GA[r]
 
 
+def fuses(spec, names, dtype=torch.float32) -> bool:
+    """Whether the training steps of ``spec``, ``names`` trained, run in the fused kernels
+    (given CPU tensors of ``dtype`` outside autograd and ``torch.func``)."""
+    return (spec.depth == 2 and spec.n_outputs == 1 and spec.n_features <= FUSED_MAX_INPUTS
+            and bool(names) and set(names) <= set(_NAMES)
+            and dtype in (torch.float32, torch.float64) and available())
+
+
 def _applies(spec, params, X, names) -> bool:
-    if spec.depth != 2 or spec.n_outputs != 1 or spec.n_features > FUSED_MAX_INPUTS:
-        return False
-    if not names or not set(names) <= set(_NAMES) or not available():
-        return False
     W = params["W0"]
-    if W.dtype not in (torch.float32, torch.float64) or not W.is_cpu:
+    if not fuses(spec, names, W.dtype) or not W.is_cpu:
         return False
     tensors = [X, *params.values()]
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
