@@ -51,6 +51,14 @@ class NetworkObjective:
     multiplier : Tensor of shape (K,), optional
         Per-copy output multiplier on top of ``spec.output_multiplier`` (the decaying
         ``lambda_t`` of [AZLL] Algorithm 2); a post-update may change it in place.
+
+    Notes
+    -----
+    A two-layer network with one output and at most 7 inputs (the [AZLL] two-layer
+    learner) computes its steps in fused kernels when numba is installed
+    (:func:`~sklearn_overparam.nn.fused_kernels`): the outputs and gradients of
+    :func:`~sklearn_overparam.nn.forward` and :func:`~sklearn_overparam.nn.backward`, up
+    to float rounding, without storing the hidden activations.
     """
 
     # the engine may ask for weight gradients accumulated into their momentum buffers
