@@ -489,8 +489,12 @@ class StackedGridSearchCV(_StackedSearchMixin, GridSearchCV):
     ``best_estimator_``, ``best_score_``, ``best_index_``, ``scorer_``, ``n_splits_``,
     ``refit_time_``, ``multimetric_``) and their values are those of
     :class:`~sklearn.model_selection.GridSearchCV` on the same grid and folds, up to float
-    rounding of the training runs (per-split scores within about ``1e-5`` relative in
-    float32, ``1e-10`` in float64).
+    rounding of the training runs: per-split scores within about ``1e-10`` in float64; in
+    float32, SGD amplifies the rounding difference between a stack's products and a lone
+    network's (median difference about ``1e-5``, up to ``1e-2`` for a candidate near the
+    edge of stability, which can swap near-tied candidates in ``best_params_``). Networks
+    in the fused two-layer kernels (:func:`~sklearn_overparam.nn.fused_kernels`) run one
+    at a time even when stacked, so their scores are equal in float32 too.
 
     How the grid is fitted: candidates that differ only in :data:`STACKED_PARAMETERS`
     (``learning_rate_init``, ``alpha``, ``momentum``, ``random_state``, ``lr_scale``) of a
