@@ -75,9 +75,9 @@ def test_forward_and_gradients_match_the_torch_path_float64(make_spec, K, shared
 @pytest.mark.parametrize("names", [("W0", "b0"), ("W0", "b0", "W1", "b1"), ("W1",), ("b1",),
                                    ("b0", "W1")])
 def test_every_trained_subset_and_a_per_copy_multiplier_match_the_torch_path(names):
-    spec = _output_bias_no_b0(5, 600)
+    # biases in both layers and an output multiplier: every term of F has a gradient
     spec = ReLUNetSpec(layers=(LayerSpec(5, 600, 0.05, bias=True, bias_std=0.05),
-                               spec.layers[1]),
+                               LayerSpec(600, 1, 1.0, bias=True, bias_std=0.3)),
                        output_multiplier=0.7, trainable=frozenset(names))
     params, X, G = _problem(spec, 3, False, 9)
     mult = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
