@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..nn._fused import pattern_pass
 from ._checks import (
     as_tensor,
     check_lists,
@@ -66,6 +67,12 @@ def network_pass(spec, params, X, *, gates0=None, patterns0=None, want_gates=Fal
     ``patterns0`` and a ``workspace`` dict the hidden tensors live in buffers kept there
     (only fractions and outputs are returned then, never a buffer).
     """
+    if patterns0 is not None and gates0 is not None and not want_gates:
+        # a thin-input two-layer net (the [AZLL] learner): one compiled pass, no buffers
+        fused = pattern_pass(spec, params, X, patterns0, gates0)
+        if fused is not None:
+            out, patterns, pseudo = fused
+            return out, patterns, [], pseudo
     L = spec.depth
     c = spec.output_multiplier
     h = hp = X

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..kernels import empirical_ntk, kernel_target_alignment
+from ..nn._fused import fuses
 from ..training import Callback
 from ._activation import network_pass
 from ._checks import (
@@ -329,9 +330,14 @@ class DiagnosticsRecorder(Callback):
             return
         start, cpu_start = time.perf_counter(), time.process_time()
         pending, self._pending, self._pending_bytes = self._pending, [], 0
-        # snapshots per batch: the hidden buffers of the pass stay under BATCH_BYTES
-        per_snapshot = self.K * self._X.shape[0] * max(
-            (la.fan_out for la in self.spec.layers[:-1]), default=1) * 13
+        # snapshots per batch: the hidden buffers of the pass stay under BATCH_BYTES (the
+        # fused two-layer pass keeps none: then the snapshots' copies in the measures do)
+        ref = self._ref
+        if ref.is_cpu and fuses(self.spec, ("W0",), ref.dtype):
+            per_snapshot = 4 * sum(t.numel() * t.element_size() for t in pending[0][1].values())
+        else:
+            per_snapshot = self.K * self._X.shape[0] * max(
+                (la.fan_out for la in self.spec.layers[:-1]), default=1) * 13
         batch = max(1, BATCH_BYTES // max(per_snapshot, 1))
         K = self.K
         for s in range(0, len(pending), batch):

@@ -287,7 +287,7 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
         return njit(*args, **kwargs)
 
     monkeypatch.setattr(numba, "njit", no_cache_dir)
-    forward_kernel, backward_kernel = _fused._kernels.__wrapped__()
+    forward_kernel, _, _ = _fused._kernels.__wrapped__()
     spec = azll_two_layer(3, 10)
     params, X, _ = _problem(spec, 1, True, 4)
     step = _fused.TwoLayerStep(spec, params, X, ("W0",))
@@ -296,3 +296,56 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
     forward_kernel(x, True, step.W, step.b, step.A, step.scale, step.c, step.Xp, step.Wt,
                    step.H, False, out)
     np.testing.assert_allclose(out, forward(spec, params, X).numpy()[..., 0], rtol=1e-12)
+
+
+def _snapshots_and_initial_patterns(spec, K0=2, E=3, n=9):
+    from sklearn_overparam.diagnostics._activation import network_pass
+
+    params0 = init_params(spec, list(range(K0)), dtype=torch.float64)
+    gen = torch.Generator().manual_seed(5)
+    X = torch.randn(n, spec.n_features, generator=gen, dtype=torch.float64)
+    _, patterns0, gates0, _ = network_pass(spec, params0, X, want_gates=True)
+    gates0 = [g.to(torch.float64) for g in gates0]
+    # E snapshots of the K0-stack, snapshot-major, each moved away from the initialization
+    stack = {name: torch.cat([p + 0.3 * torch.randn(p.shape, generator=gen, dtype=p.dtype)
+                              for _ in range(E)]) for name, p in params0.items()}
+    return stack, X, patterns0, gates0
+
+
+@pytest.mark.parametrize("make_spec", [_no_output_bias, _output_bias_no_b0])
+def test_the_diagnostics_pass_matches_the_torch_network_pass(make_spec, monkeypatch):
+    from sklearn_overparam.diagnostics._activation import network_pass
+
+    spec = make_spec(5, 700)
+    stack, X, patterns0, gates0 = _snapshots_and_initial_patterns(spec)
+    calls = []
+    original = _fused.pattern_pass
+    monkeypatch.setattr("sklearn_overparam.diagnostics._activation.pattern_pass",
+                        lambda *a: calls.append(1) or original(*a))
+    out, changed, _, pseudo = network_pass(spec, stack, X, patterns0=patterns0, gates0=gates0)
+    assert calls and calls.count(1) == 1
+    with fused_kernels("off"):
+        ref_out, ref_changed, _, ref_pseudo = network_pass(spec, stack, X, patterns0=patterns0,
+                                                           gates0=gates0)
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(pseudo, ref_pseudo, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(changed[0], ref_changed[0], rtol=0, atol=0)
+    assert 0 < changed[0].min() and changed[0].max() < 1
+    assert not torch.allclose(out, pseudo)  # the gates moved: the two networks differ
+
+
+@pytest.mark.parametrize("case", ["three_layer", "float_patterns", "not_a_multiple", "float16"])
+def test_the_diagnostics_pass_declines_what_it_does_not_compute(case):
+    spec = azll_two_layer(5, 40)
+    stack, X, patterns0, gates0 = _snapshots_and_initial_patterns(spec)
+    assert _fused.pattern_pass(spec, stack, X, patterns0, gates0) is not None  # the control
+    if case == "three_layer":
+        spec = azll_three_layer(5, 40)
+        stack, X, patterns0, gates0 = _snapshots_and_initial_patterns(spec)
+    elif case == "float_patterns":
+        patterns0 = [p.to(torch.float64) for p in patterns0]
+    elif case == "not_a_multiple":
+        stack = {name: p[:5] for name, p in stack.items()}  # 5 networks, 2 initial copies
+    elif case == "float16":
+        stack = {name: p.half() for name, p in stack.items()}
+    assert _fused.pattern_pass(spec, stack, X, patterns0, gates0) is None
