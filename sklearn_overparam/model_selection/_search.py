@@ -60,7 +60,6 @@ from ._tiles import tile_size
 STACKED_PARAMETERS = (*STACKABLE, "lr_scale")
 
 
-
 def _stackable_value(name, value) -> bool:
     """Whether ``value`` of the stacked parameter ``name`` can be one copy's own setting."""
     if name == "random_state":
