@@ -333,7 +333,7 @@ class DiagnosticsRecorder(Callback):
         # snapshots per batch: the hidden buffers of the pass stay under BATCH_BYTES (the
         # fused two-layer pass keeps none: then the snapshots' copies in the measures do)
         ref = self._ref
-        if ref.is_cpu and fuses(self.spec, ("W0",), ref.dtype):
+        if ref.is_cpu and fuses(self.spec, None, ref.dtype):
             per_snapshot = 4 * sum(t.numel() * t.element_size() for t in pending[0][1].values())
         else:
             per_snapshot = self.K * self._X.shape[0] * max(

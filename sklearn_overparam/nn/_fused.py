@@ -283,23 +283,27 @@ def _pattern_kernel(Xp, Wt, A, scale, c, P0, G0, out, pseudo, changed):
         changed[k] = count
 
 
-def fuses(spec, names, dtype=torch.float32) -> bool:
-    """Whether the training steps of ``spec``, ``names`` trained, run in the fused kernels
-    (given CPU tensors of ``dtype`` outside autograd and ``torch.func``)."""
+def fuses(spec, names=None, dtype=torch.float32) -> bool:
+    """Whether the fused kernels compute networks of ``spec`` (given CPU tensors of
+    ``dtype`` outside autograd and ``torch.func``): their training steps with ``names``
+    trained, or, with ``names=None``, their diagnostics pass."""
     return (spec.depth == 2 and spec.n_outputs == 1 and spec.n_features <= FUSED_MAX_INPUTS
-            and bool(names) and set(names) <= set(_NAMES)
+            and (names is None or (bool(names) and set(names) <= set(_NAMES)))
             and dtype in (torch.float32, torch.float64) and available())
+
+
+def _usable(tensors, dtype) -> bool:
+    """Whether the kernels may read ``tensors`` as numpy arrays: all of ``dtype`` on the
+    CPU, none tracked by autograd or wrapped by ``torch.func``."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return False
+    return all(t.dtype is dtype and t.is_cpu and _plain(t) for t in tensors)
 
 
 def _applies(spec, params, X, names) -> bool:
     W = params["W0"]
-    if not fuses(spec, names, W.dtype) or not W.is_cpu:
-        return False
-    tensors = [X, *params.values()]
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return False
     # the kernels read X with any strides (a batch gathered per copy is a strided view)
-    return (all(t.dtype is W.dtype and t.is_cpu and _plain(t) for t in tensors)
+    return (fuses(spec, names, W.dtype) and _usable([X, *params.values()], W.dtype)
             and all(p.is_contiguous() for p in params.values()))
 
 
@@ -394,15 +398,12 @@ def pattern_pass(spec, params, X, patterns0, gates0):
     of size ``(K, n, m)`` is stored: this is the recorder's pass over every snapshot.
     """
     W = params["W0"]
-    if (_mode != "auto" or X.dim() != 2 or len(patterns0) != 1 or len(gates0) != 1
-            or not fuses(spec, ("W0",), W.dtype) or not W.is_cpu):
+    if (X.dim() != 2 or len(patterns0) != 1 or len(gates0) != 1
+            or not fuses(spec, None, W.dtype)):
         return None
     P0, G0 = patterns0[0], gates0[0]
-    tensors = [X, G0, *params.values()]
-    if (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)) or not all(
-            t.dtype is W.dtype and t.is_cpu and _plain(t) for t in tensors):
-        return None
-    if P0.dtype is not torch.bool or P0.dim() != 3 or W.shape[0] % P0.shape[0]:
+    if (not _usable([X, G0, *params.values()], W.dtype) or P0.dtype is not torch.bool
+            or P0.dim() != 3 or W.shape[0] % P0.shape[0]):
         return None
     K, m, d = W.shape
     n = X.shape[0]
