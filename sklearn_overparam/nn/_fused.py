@@ -37,17 +37,19 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from ._matmul import _plain, process_mode
 
-# Inputs padded to WIDTH columns: the features, a ones column for the bias, zeros.
-WIDTH = 8
-FUSED_MAX_INPUTS = WIDTH - 1
-# Hidden units per block: 8 weight rows, the output weights and (backward) the 8 gradient
-# rows of a block take 40 KB in float32, within a 48 KB L1 data cache.
+# The kernels handle networks of at most this many input features: each input and the
+# bias is one row of weights held in registers (or L1) across a block of hidden units.
+FUSED_MAX_INPUTS = 7
+# Hidden units per block: the d + 1 weight rows, the output weights and (backward) the
+# gradient rows of a block take at most 34 KB in float32, within a 48 KB L1 data cache.
 CHUNK = 512
 
 # the tensors the backward kernel can differentiate, and their shapes from (K, m, d)
@@ -87,200 +89,241 @@ def fused_kernels(mode: str):
 
 
 @functools.cache
-def _kernels():
-    """The compiled ``(forward, backward, pattern)`` kernels, or None without numba."""
+def _numba():
+    """The numba module, or None where it is not installed."""
     try:
         import numba
     except ImportError:
         return None
+    return numba
+
+
+class Kernels(NamedTuple):
+    """The compiled kernels for networks of one input width ``d``."""
+
+    forward: Callable
+    backward: Callable  # the gradient rows of W only
+    backward_bias: Callable  # those of W and of the hidden bias b
+    pattern: Callable
+
+
+@functools.cache
+def _kernels(d: int) -> Kernels | None:
+    """The kernels for ``d`` input features (compiled at their first call), or None
+    without numba.
+
+    Each is built for its width, so the sums over the ``d`` inputs (and the bias) unroll
+    into registers: padding every input to 8 columns made a ``d = 4`` step 1.6 times the
+    multiply-adds. numba's on-disk cache keys compiled code by the width too.
+    """
+    numba = _numba()
+    if numba is None:
+        return None
     # reassociation vectorizes the sums over hidden units; no "fast" (it assumes no NaN,
     # and a diverging fit must keep its NaN for the engine to see)
     options = dict(nogil=True, boundscheck=False, fastmath={"reassoc", "contract", "nsz"})
+    builders = (_forward_kernel(d + 1), _backward_kernel(d), _backward_kernel(d + 1),
+                _pattern_kernel(d + 1))
     try:
-        jit = numba.njit(cache=True, **options)
-        return jit(_forward_kernel), jit(_backward_kernel), jit(_pattern_kernel)
+        return Kernels(*map(numba.njit(cache=True, **options), builders))
     except RuntimeError:  # no writable cache directory: compile in every process
-        jit = numba.njit(cache=False, **options)
-        return jit(_forward_kernel), jit(_backward_kernel), jit(_pattern_kernel)
+        return Kernels(*map(numba.njit(cache=False, **options), builders))
 
 
 def available() -> bool:
     """Whether the fused kernels can run here (numba importable) and are not switched off."""
-    return _mode == "auto" and _kernels() is not None
+    return _mode == "auto" and _numba() is not None
 
 
-def _forward_kernel(x, shared, W, b, A, scale, c, Xp, Wt, H, store_h, out):
-    # x (S, n, d); W (K, m, d); b, A (K, m); scale, c (K,); out (K, n); Wt (WIDTH, m) is
-    # scratch for one network's padded transposed weights [W, b, 0]^T. Written for the
-    # backward pass: Xp (S, n, WIDTH) the padded inputs [x, 1, 0] and H (K, n, m), the
-    # hidden layer s(z) with store_h (an output layer that trains needs it; H floating
-    # point), else the ReLU pattern 1[z > 0] (bool): a stack's tile keeps only these in
-    # cache between its forward and backward passes.
-    K, m, d = W.shape
-    n = x.shape[1]
-    zero = out.dtype.type(0)
-    one = out.dtype.type(1)
-    for k in range(K):
-        kx = 0 if shared else k
-        if k == 0 or not shared:
+def _blocks(m: int) -> int:
+    return -(-m // CHUNK)
+
+
+def _forward_kernel(P):
+    """The forward kernel for ``P = d + 1`` rows of weights (the inputs and the bias)."""
+    from numba.np.unsafe.ndarray import to_fixed_tuple
+
+    def forward(x, shared, W, b, A, scale, c, Xp, Wt, H, store_h, out):
+        # x (S, n, d); W (K, m, d); b, A (K, m); scale, c (K,); out (K, n). Scratch: Wt
+        # (blocks, P, CHUNK), one network's weights [W, b]^T block by block. Written for
+        # the backward pass: Xp (S, n, P) the inputs with a ones column [x, 1] and H
+        # (K, n, m), the hidden layer s(z) with store_h (an output layer that trains
+        # needs it; H floating point), else the ReLU pattern 1[z > 0] (bool): a stack's
+        # tile keeps only these in cache between its forward and backward passes.
+        K, m, d = W.shape
+        n = x.shape[1]
+        zero = out.dtype.type(0)
+        one = out.dtype.type(1)
+        for k in range(K):
+            kx = 0 if shared else k
+            if k == 0 or not shared:
+                for i in range(n):
+                    for j in range(d):
+                        Xp[kx, i, j] = x[kx, i, j]
+                    Xp[kx, i, d] = one
             for i in range(n):
+                out[k, i] = zero
+            for r0 in range(0, m, CHUNK):
+                L = min(CHUNK, m - r0)
+                wt, Wk, bk, a = Wt[r0 // CHUNK], W[k, r0:r0 + L], b[k, r0:r0 + L], A[k, r0:r0 + L]
                 for j in range(d):
-                    Xp[kx, i, j] = x[kx, i, j]
-                Xp[kx, i, d] = one
-                for j in range(d + 1, WIDTH):
-                    Xp[kx, i, j] = zero
-        for j in range(d):
-            for r in range(m):
-                Wt[j, r] = W[k, r, j]
-        for r in range(m):
-            Wt[d, r] = b[k, r]
-        for j in range(d + 1, WIDTH):
-            for r in range(m):
-                Wt[j, r] = zero
-        for i in range(n):
-            out[k, i] = zero
-        for r0 in range(0, m, CHUNK):
-            r1 = min(r0 + CHUNK, m)
-            w0, w1, w2, w3 = Wt[0, r0:r1], Wt[1, r0:r1], Wt[2, r0:r1], Wt[3, r0:r1]
-            w4, w5, w6, w7 = Wt[4, r0:r1], Wt[5, r0:r1], Wt[6, r0:r1], Wt[7, r0:r1]
-            a = A[k, r0:r1]
-            for i in range(n):
-                x0, x1, x2, x3 = Xp[kx, i, 0], Xp[kx, i, 1], Xp[kx, i, 2], Xp[kx, i, 3]
-                x4, x5, x6, x7 = Xp[kx, i, 4], Xp[kx, i, 5], Xp[kx, i, 6], Xp[kx, i, 7]
-                hi = H[k, i, r0:r1]
-                acc = zero
-                for r in range(r1 - r0):
-                    z = (x0 * w0[r] + x1 * w1[r] + x2 * w2[r] + x3 * w3[r]
-                         + x4 * w4[r] + x5 * w5[r] + x6 * w6[r] + x7 * w7[r])
-                    h = max(z, zero)  # keeps a NaN z, as torch's clamp does
-                    if store_h:
-                        hi[r] = h
-                    else:
-                        hi[r] = z > zero
-                    acc += a[r] * h
-                out[k, i] += acc
-        for i in range(n):
-            out[k, i] = scale[k] * (out[k, i] + c[k])
-
-
-def _backward_kernel(Xp, shared, H, A, scale, d, g, gW, gb, gA, gc, wants):
-    # g (K, n) output gradients; d the number of inputs. Written, as wants = (W, b, A, c)
-    # asks: gW (K, m, d), gb (K, m), gA (K, m) and gc (K,), the gradients of W, b, A and
-    # the output bias (the others are stand-ins).
-    K, n, m = H.shape
-    want_W, want_b, want_A, want_c = wants
-    zero = g.dtype.type(0)
-    G = np.empty((WIDTH + 1, CHUNK), dtype=g.dtype)  # row WIDTH: the output weights'
-    for k in range(K):
-        kx = 0 if shared else k
-        s = scale[k]
-        if want_c:
-            total = zero
-            for i in range(n):
-                total += g[k, i]
-            gc[k] = s * total
-        if not (want_W or want_b or want_A):
-            continue
-        for r0 in range(0, m, CHUNK):
-            r1 = min(r0 + CHUNK, m)
-            L = r1 - r0
-            G[:, :L] = zero
-            G0, G1, G2, G3 = G[0, :L], G[1, :L], G[2, :L], G[3, :L]
-            G4, G5, G6, G7, GA = G[4, :L], G[5, :L], G[6, :L], G[7, :L], G[WIDTH, :L]
-            for i in range(0, n, 4):
-                # four samples share the loads and stores of the block's gradient rows
-                # (1.35x faster than two); past the batch's end a sample is the first
-                # one again with a zero gradient
-                i1, i2, i3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)
-                ga = g[k, i]
-                gb_ = g[k, i1] if i + 1 < n else zero
-                gc_ = g[k, i2] if i + 2 < n else zero
-                gd = g[k, i3] if i + 3 < n else zero
-                a0, a1, a2, a3 = Xp[kx, i, 0], Xp[kx, i, 1], Xp[kx, i, 2], Xp[kx, i, 3]
-                a4, a5, a6, a7 = Xp[kx, i, 4], Xp[kx, i, 5], Xp[kx, i, 6], Xp[kx, i, 7]
-                b0, b1, b2, b3 = Xp[kx, i1, 0], Xp[kx, i1, 1], Xp[kx, i1, 2], Xp[kx, i1, 3]
-                b4, b5, b6, b7 = Xp[kx, i1, 4], Xp[kx, i1, 5], Xp[kx, i1, 6], Xp[kx, i1, 7]
-                c0, c1, c2, c3 = Xp[kx, i2, 0], Xp[kx, i2, 1], Xp[kx, i2, 2], Xp[kx, i2, 3]
-                c4, c5, c6, c7 = Xp[kx, i2, 4], Xp[kx, i2, 5], Xp[kx, i2, 6], Xp[kx, i2, 7]
-                e0, e1, e2, e3 = Xp[kx, i3, 0], Xp[kx, i3, 1], Xp[kx, i3, 2], Xp[kx, i3, 3]
-                e4, e5, e6, e7 = Xp[kx, i3, 4], Xp[kx, i3, 5], Xp[kx, i3, 6], Xp[kx, i3, 7]
-                ha, hb = H[k, i, r0:r1], H[k, i1, r0:r1]
-                hc, hd = H[k, i2, r0:r1], H[k, i3, r0:r1]
-                if want_A:  # a loop of its own: the one below stays within the registers
+                    wj = wt[j]
                     for r in range(L):
-                        GA[r] += ga * ha[r] + gb_ * hb[r] + gc_ * hc[r] + gd * hd[r]
+                        wj[r] = Wk[r, j]
+                wj = wt[d]
                 for r in range(L):
-                    sa = ga if ha[r] > zero else zero
-                    sb = gb_ if hb[r] > zero else zero
-                    sc = gc_ if hc[r] > zero else zero
-                    sd = gd if hd[r] > zero else zero
-                    G0[r] += sa * a0 + sb * b0 + sc * c0 + sd * e0
-                    G1[r] += sa * a1 + sb * b1 + sc * c1 + sd * e1
-                    G2[r] += sa * a2 + sb * b2 + sc * c2 + sd * e2
-                    G3[r] += sa * a3 + sb * b3 + sc * c3 + sd * e3
-                    G4[r] += sa * a4 + sb * b4 + sc * c4 + sd * e4
-                    G5[r] += sa * a5 + sb * b5 + sc * c5 + sd * e5
-                    G6[r] += sa * a6 + sb * b6 + sc * c6 + sd * e6
-                    G7[r] += sa * a7 + sb * b7 + sc * c7 + sd * e7
-            # the rows scaled by c a_r, then written in the weight's layout a row at a time
-            # (2.5 us a network faster than writing unit by unit)
-            a = A[k, r0:r1]
-            for j in range(d + 1):
-                Gj = G[j, :L]
-                for r in range(L):
-                    Gj[r] *= s * a[r]
-            if want_W:
-                for j in range(d):
-                    Gj = G[j, :L]
+                    wj[r] = bk[r]
+                # two samples share each load of the block's weights (1.4x faster than
+                # one, and than four, whose 4 (d + 1) broadcast inputs spill registers);
+                # past the batch's end a sample is the last one again (its sum not added)
+                for i in range(0, n, 2):
+                    i1 = min(i + 1, n - 1)
+                    xa, xb = to_fixed_tuple(Xp[kx, i], P), to_fixed_tuple(Xp[kx, i1], P)
+                    ha, hb = H[k, i, r0:r0 + L], H[k, i1, r0:r0 + L]
+                    sa = zero
+                    sb = zero
                     for r in range(L):
-                        gW[k, r0 + r, j] = Gj[r]
-            if want_b:
-                for r in range(L):
-                    gb[k, r0 + r] = G[d, r]
-            if want_A:
-                for r in range(L):
-                    gA[k, r0 + r] = s * GA[r]
-
-
-def _pattern_kernel(Xp, Wt, A, scale, c, P0, G0, out, pseudo, changed):
-    # Diagnostics of K networks on shared padded rows Xp (n, WIDTH) with padded transposed
-    # weights Wt (K, WIDTH, m): outputs out (K, n), the frozen-gate network's outputs
-    # pseudo (K, n) with gates G0, and the number of (row, unit) pairs whose ReLU pattern
-    # differs from P0 (changed, (K,)); network k compares with copy k % K0 of the
-    # (K0, n, m) patterns and gates.
-    K, _, m = Wt.shape
-    n = Xp.shape[0]
-    K0 = P0.shape[0]
-    zero = out.dtype.type(0)
-    for k in range(K):
-        k0 = k % K0
-        count = 0
-        for i in range(n):
-            out[k, i] = zero
-            pseudo[k, i] = zero
-        for r0 in range(0, m, CHUNK):
-            r1 = min(r0 + CHUNK, m)
-            w0, w1, w2, w3 = Wt[k, 0, r0:r1], Wt[k, 1, r0:r1], Wt[k, 2, r0:r1], Wt[k, 3, r0:r1]
-            w4, w5, w6, w7 = Wt[k, 4, r0:r1], Wt[k, 5, r0:r1], Wt[k, 6, r0:r1], Wt[k, 7, r0:r1]
-            a = A[k, r0:r1]
+                        za = zero
+                        zb = zero
+                        for j in range(P):
+                            za += xa[j] * wt[j, r]
+                            zb += xb[j] * wt[j, r]
+                        pa, pb = max(za, zero), max(zb, zero)  # keep a NaN, as torch's clamp
+                        if store_h:
+                            ha[r], hb[r] = pa, pb
+                        else:
+                            ha[r], hb[r] = za > zero, zb > zero
+                        sa += a[r] * pa
+                        sb += a[r] * pb
+                    out[k, i] += sa
+                    if i + 1 < n:
+                        out[k, i1] += sb
             for i in range(n):
-                x0, x1, x2, x3 = Xp[i, 0], Xp[i, 1], Xp[i, 2], Xp[i, 3]
-                x4, x5, x6, x7 = Xp[i, 4], Xp[i, 5], Xp[i, 6], Xp[i, 7]
-                p0, g0 = P0[k0, i, r0:r1], G0[k0, i, r0:r1]
-                acc = zero
-                accp = zero
-                for r in range(r1 - r0):
-                    z = (x0 * w0[r] + x1 * w1[r] + x2 * w2[r] + x3 * w3[r]
-                         + x4 * w4[r] + x5 * w5[r] + x6 * w6[r] + x7 * w7[r])
-                    acc += a[r] * max(z, zero)
-                    accp += a[r] * (z * g0[r])
-                    count += (z > zero) != p0[r]
-                out[k, i] += acc
-                pseudo[k, i] += accp
-        for i in range(n):
-            out[k, i] = scale[k] * (out[k, i] + c[k])
-            pseudo[k, i] = scale[k] * (pseudo[k, i] + c[k])
-        changed[k] = count
+                out[k, i] = scale[k] * (out[k, i] + c[k])
+
+    return forward
+
+
+def _backward_kernel(R):
+    """The backward kernel for ``R`` gradient rows: the ``d`` inputs, and the bias (the
+    ones column) when ``R = d + 1``."""
+    from numba.np.unsafe.ndarray import to_fixed_tuple
+
+    def backward(Xp, shared, H, A, scale, d, g, gW, gb, gA, gc, wants):
+        # g (K, n) output gradients; d the number of inputs. Written, as wants = (W, b, A, c)
+        # asks: gW (K, m, d), gb (K, m), gA (K, m) and gc (K,), the gradients of W, b, A
+        # and the output bias (the others are stand-ins).
+        K, n, m = H.shape
+        want_W, want_b, want_A, want_c = wants
+        zero = g.dtype.type(0)
+        G = np.empty((R, CHUNK), dtype=g.dtype)
+        GA = np.empty(CHUNK, dtype=g.dtype)
+        for k in range(K):
+            kx = 0 if shared else k
+            s = scale[k]
+            if want_c:
+                total = zero
+                for i in range(n):
+                    total += g[k, i]
+                gc[k] = s * total
+            if not (want_W or want_b or want_A):
+                continue
+            for r0 in range(0, m, CHUNK):
+                L = min(CHUNK, m - r0)
+                G[:, :L] = zero
+                GA[:L] = zero
+                for i in range(0, n, 4):
+                    # four samples share the loads and stores of the block's gradient rows
+                    # (1.35x faster than two); past the batch's end a sample is the last
+                    # one again with a zero gradient
+                    i1, i2, i3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)
+                    ga = g[k, i]
+                    gb_ = g[k, i1] if i + 1 < n else zero
+                    gc_ = g[k, i2] if i + 2 < n else zero
+                    gd = g[k, i3] if i + 3 < n else zero
+                    xa, xb = to_fixed_tuple(Xp[kx, i], R), to_fixed_tuple(Xp[kx, i1], R)
+                    xc, xd = to_fixed_tuple(Xp[kx, i2], R), to_fixed_tuple(Xp[kx, i3], R)
+                    ha, hb = H[k, i, r0:r0 + L], H[k, i1, r0:r0 + L]
+                    hc, hd = H[k, i2, r0:r0 + L], H[k, i3, r0:r0 + L]
+                    if want_A:  # a loop of its own: the one below stays within the registers
+                        for r in range(L):
+                            GA[r] += ga * ha[r] + gb_ * hb[r] + gc_ * hc[r] + gd * hd[r]
+                    for r in range(L):
+                        # a bool pattern selects as it is (comparing it with 0.0 costs a
+                        # conversion to float per unit); a stored s(z) is > 0 where it is
+                        # not 0 (a NaN passes its gradient, as in torch's threshold_backward)
+                        sa = ga if ha[r] else zero
+                        sb = gb_ if hb[r] else zero
+                        sc = gc_ if hc[r] else zero
+                        sd = gd if hd[r] else zero
+                        for j in range(R):
+                            G[j, r] += sa * xa[j] + sb * xb[j] + sc * xc[j] + sd * xd[j]
+                # the rows scaled by c a_r, then written in the weight's layout a row at a
+                # time (2.5 us a network faster than writing unit by unit)
+                a = A[k, r0:r0 + L]
+                for j in range(R):
+                    Gj = G[j]
+                    for r in range(L):
+                        Gj[r] *= s * a[r]
+                if want_W:
+                    for j in range(d):
+                        Gj = G[j]
+                        for r in range(L):
+                            gW[k, r0 + r, j] = Gj[r]
+                if want_b:
+                    Gj = G[d]
+                    for r in range(L):
+                        gb[k, r0 + r] = Gj[r]
+                if want_A:
+                    for r in range(L):
+                        gA[k, r0 + r] = s * GA[r]
+
+    return backward
+
+
+def _pattern_kernel(P):
+    """The diagnostics kernel for ``P = d + 1`` rows of weights."""
+    from numba.np.unsafe.ndarray import to_fixed_tuple
+
+    def pattern(Xp, Wt, A, scale, c, P0, G0, out, pseudo, changed):
+        # Diagnostics of K networks on shared rows Xp (n, P) (inputs and a ones column)
+        # with weights Wt (K, blocks, P, CHUNK) ([W, b]^T block by block): outputs out
+        # (K, n), the frozen-gate network's outputs pseudo (K, n) with gates G0, and the
+        # number of (row, unit) pairs whose ReLU pattern differs from P0 (changed, (K,));
+        # network k compares with copy k % K0 of the (K0, n, m) patterns and gates.
+        K, m = A.shape
+        n = Xp.shape[0]
+        K0 = P0.shape[0]
+        zero = out.dtype.type(0)
+        for k in range(K):
+            k0 = k % K0
+            count = 0
+            for i in range(n):
+                out[k, i] = zero
+                pseudo[k, i] = zero
+            for r0 in range(0, m, CHUNK):
+                L = min(CHUNK, m - r0)
+                wt, a = Wt[k, r0 // CHUNK], A[k, r0:r0 + L]
+                for i in range(n):
+                    xi = to_fixed_tuple(Xp[i], P)
+                    p0, g0 = P0[k0, i, r0:r0 + L], G0[k0, i, r0:r0 + L]
+                    acc = zero
+                    accp = zero
+                    for r in range(L):
+                        z = zero
+                        for j in range(P):
+                            z += xi[j] * wt[j, r]
+                        acc += a[r] * max(z, zero)
+                        accp += a[r] * (z * g0[r])
+                        count += (z > zero) != p0[r]
+                    out[k, i] += acc
+                    pseudo[k, i] += accp
+            for i in range(n):
+                out[k, i] = scale[k] * (out[k, i] + c[k])
+                pseudo[k, i] = scale[k] * (pseudo[k, i] + c[k])
+            changed[k] = count
+
+    return pattern
 
 
 def fuses(spec, names=None, dtype=torch.float32) -> bool:
@@ -329,7 +372,9 @@ class TwoLayerStep:
         self.A = params["W1"].numpy()[:, 0, :]
         self.c = params["b1"].numpy()[:, 0] if "b1" in params else new(K)
         self.scale = np.full(K, spec.output_multiplier, dtype=self.W.dtype)
-        self.Xp, self.Wt = new((S, n, WIDTH)), new((WIDTH, m))
+        d = W.shape[2]
+        self.kernels = _kernels(d)
+        self.Xp, self.Wt = new((S, n, d + 1)), new((_blocks(m), d + 1, CHUNK))
         # the hidden layer when the output layer trains, else only its ReLU pattern
         self.stores_h = "W1" in self.names
         self.H = new((K, n, m)) if self.stores_h else np.zeros((K, n, m), dtype=np.bool_)
@@ -355,8 +400,9 @@ class TwoLayerStep:
         if multiplier is not None:
             self.scale[:] = multiplier.numpy() * self.spec.output_multiplier
         x = X.numpy()
-        _kernels()[0](x[None] if self.shared else x, self.shared, self.W, self.b, self.A,
-                      self.scale, self.c, self.Xp, self.Wt, self.H, self.stores_h, self._out)
+        self.kernels.forward(x[None] if self.shared else x, self.shared, self.W, self.b,
+                             self.A, self.scale, self.c, self.Xp, self.Wt, self.H,
+                             self.stores_h, self._out)
         return self.out
 
     def backward(self, grad_out):
@@ -366,8 +412,9 @@ class TwoLayerStep:
         shapes = ((K, m, d), (K, m), (K, m), (K,))  # W0, b0, W1 (as (K, m)), b1
         arrays = [np.empty(shape, dtype=self.W.dtype) if want else unused
                   for shape, want, unused in zip(shapes, self.wants, self._unused)]
-        _kernels()[1](self.Xp, self.shared, self.H, self.A, self.scale, d,
-                      grad_out.numpy()[:, :, 0], *arrays, self.wants)
+        backward = self.kernels.backward_bias if self.wants[1] else self.kernels.backward
+        backward(self.Xp, self.shared, self.H, self.A, self.scale, d,
+                 grad_out.numpy()[:, :, 0], *arrays, self.wants)
         grads = dict(zip(_NAMES, arrays))
         return {name: torch.from_numpy(grads[name]).view(_SHAPES[name](K, m, d))
                 for name in self.names}
@@ -408,18 +455,19 @@ def pattern_pass(spec, params, X, patterns0, gates0):
     K, m, d = W.shape
     n = X.shape[0]
     dtype = W.numpy().dtype
-    # the padded inputs [x, 1, 0] and transposed weights [W, b, 0]^T, by numpy (one call
-    # for the whole stack: this pass is not in a training step)
-    Xp = np.zeros((n, WIDTH), dtype=dtype)
-    Xp[:, :d], Xp[:, d] = X.numpy(), 1
-    Wt = np.zeros((K, WIDTH, m), dtype=dtype)
-    Wt[:, :d] = W.numpy().transpose(0, 2, 1)
+    # the inputs with a ones column [x, 1] and the weights [W, b]^T block by block, by
+    # numpy (one call for the whole stack: this pass is not in a training step)
+    Xp = np.ones((n, d + 1), dtype=dtype)
+    Xp[:, :d] = X.numpy()
+    Wb = np.zeros((K, _blocks(m) * CHUNK, d + 1), dtype=dtype)
+    Wb[:, :m, :d] = W.numpy()
     if "b0" in params:
-        Wt[:, d] = params["b0"].numpy()
+        Wb[:, :m, d] = params["b0"].numpy()
+    Wt = np.ascontiguousarray(Wb.reshape(K, -1, CHUNK, d + 1).transpose(0, 1, 3, 2))
     c = params["b1"].numpy()[:, 0] if "b1" in params else np.zeros(K, dtype=dtype)
     out, pseudo = torch.empty((K, n, 1), dtype=W.dtype), torch.empty((K, n, 1), dtype=W.dtype)
     changed = np.empty(K, dtype=np.int64)
-    _kernels()[2](Xp, Wt, params["W1"].numpy()[:, 0, :],
+    _kernels(d).pattern(Xp, Wt, params["W1"].numpy()[:, 0, :],
                   np.full(K, spec.output_multiplier, dtype=dtype), c, P0.numpy(),
                   G0.contiguous().numpy(), out.numpy()[..., 0], pseudo.numpy()[..., 0],
                   changed)

@@ -98,6 +98,10 @@ class RowSampler:
                              f"sampling={sampling!r}.")
         self.counts = np.asarray(counts, dtype=np.int64)
         self.rows, self.sampling, self.gens = rows, sampling, generators
+        if rows is not None:  # each copy's rows, padded to the longest (numpy, for _layout)
+            self._rows = np.zeros((len(rows), int(self.counts.max())), dtype=np.int64)
+            for k, r in enumerate(rows):
+                self._rows[k, :r.shape[0]] = r.cpu().numpy()
         self.device, self.dtype, self.weights = device, dtype, weights
         self.full = np.array([batch_size is None or (batch_size >= n and sampling != "replacement")
                               for n in self.counts])
@@ -114,12 +118,6 @@ class RowSampler:
         self.widths = sizes.max(axis=0)
         self.idle = sizes == 0  # (K, steps)
 
-    def _weights_of(self, k, index):
-        if self.weights is None:
-            return torch.ones(index.shape[0], dtype=torch.float64)
-        w = self.weights if self.weights.dim() == 1 else self.weights[k]
-        return w[index]
-
     def _local(self, k):
         n = int(self.counts[k])
         if self.sampling == "replacement":
@@ -129,16 +127,27 @@ class RowSampler:
         return torch.arange(n)
 
     def _layout(self, locals_, width):
+        """The ``(K, width)`` row indices and weights of ``locals_`` (each copy's local
+        draws), padded with weight-0 copies of a copy's first draw.
+
+        In numpy (a few calls for the whole stack; per-copy torch indexing cost 1 ms an
+        epoch at K=27, 4 us a network step of the [AZLL] search).
+        """
         K = len(self.counts)
-        index = torch.empty((K, width), dtype=torch.long)
-        weight = torch.zeros((K, width), dtype=torch.float64)
-        for k, local in enumerate(locals_):
-            glob = local if self.rows is None else self.rows[k][local]
-            L = glob.shape[0]
-            index[k, :L] = glob
-            index[k, L:] = glob[0]
-            weight[k, :L] = self._weights_of(k, glob)
-        return index.to(self.device), weight.to(device=self.device, dtype=self.dtype)
+        local = np.empty((K, width), dtype=np.int64)
+        lengths = np.empty(K, dtype=np.int64)
+        for k, draws in enumerate(locals_):
+            draws = draws.numpy()
+            lengths[k] = L = draws.shape[0]
+            local[k, :L] = draws
+            local[k, L:] = draws[0]
+        index = local if self.rows is None else np.take_along_axis(self._rows, local, axis=1)
+        weight = (np.arange(width)[None, :] < lengths[:, None]).astype(np.float64)
+        if self.weights is not None:
+            w = self.weights.numpy()
+            weight *= w[index] if w.ndim == 1 else np.take_along_axis(w, index, axis=1)
+        return (torch.from_numpy(index).to(self.device),
+                torch.from_numpy(weight).to(device=self.device, dtype=self.dtype))
 
     def batches(self, inputs, Y):
         """``[(X_batch, WeightedTargets, idle (K,) bool), ...]``, one per step of an epoch.
@@ -178,8 +187,8 @@ class Inputs:
         self.X, self.slot = X, slot  # slot: (K, 1) long on device, or None (shared)
 
     def __call__(self, index):
-        if self.slot is None:
-            return self.X[index]
+        if self.slot is None:  # one index_select: 4x faster than X[index] for (K, n) index
+            return self.X.index_select(0, index.reshape(-1)).view(*index.shape, *self.X.shape[1:])
         return self.X[self.slot, index]
 
 
