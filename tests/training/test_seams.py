@@ -260,3 +260,23 @@ def test_mark_divergence_stops_only_the_diverging_copy():
                 [0, 1], on_divergence="mark")
     assert res.diverged.tolist() == [True, False]
     assert res.n_epochs[1] == 6 and res.n_epochs[0] < 6
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_turned_non_finite_after_the_last_step_mark_the_copy_diverged(value):
+    """The epoch-end check reads the weights, not only the loss: a non-finite entry put in
+    copy 1 after the epoch's last step (its epoch loss is finite) marks that copy alone."""
+    spec = azll_two_layer(5, 16)
+    X, Y = _data(n=32)
+
+    class Poison:
+        def apply_(self, params, ctx):
+            if ctx.step == 1:  # the last step of epoch 0 (batch 16 of 32 rows)
+                params["W0"][1, 3, 2] = value
+
+    res = train(NetworkObjective(spec, "squared"), init_params(spec, [0, 1, 2]), X.float(),
+                Y.float(), SGDConfig(learning_rate=1e-3, batch_size=16, max_epochs=3, tol=None),
+                [0, 1, 2], post_updates=[Poison()], on_divergence="mark")
+    assert np.isfinite(res.history.loss[0]).all()
+    assert res.diverged.tolist() == [False, True, False]
+    assert res.n_epochs.tolist() == [3, 1, 3]
