@@ -2,39 +2,48 @@
 
 PyTorch computes a float32 ``torch.bmm`` on CPU with MKL's ``sgemm``. MKL chooses its
 kernels by processor vendor and runs no AVX-512 code on AMD processors, while the oneDNN
-matmul that PyTorch also ships chooses by instruction set. On an AMD EPYC with AVX-512,
-one thread, the products of a training step run 1.5-2.2x faster through oneDNN:
+matmul that PyTorch also ships chooses by instruction set. Which is faster depends on the
+processor, not only on its instruction set; on two AMD EPYC machines with AVX-512 (one
+thread, the products of a training step):
 
-=========================================  ===========  =============
-product (float32, one thread)              MKL ``bmm``  oneDNN
-=========================================  ===========  =============
-``(50 x 1000) @ (1000 x 1000)``            1.36 ms      0.62-0.71 ms
-``(1000 x 50) @ (50 x 1000)`` (gradient)   1.44 ms      0.64 ms
-``(64 x 256) @ (256 x 256)``               103-108 us   64-70 us
-``(50 x 6) @ (6 x 1000)`` (thin input)     15 us        28 us
-=========================================  ===========  =============
+=========================================  ===========  =============  ============
+product (float32, one thread)              MKL ``bmm``  oneDNN (A)     oneDNN (B)
+=========================================  ===========  =============  ============
+``(50 x 1000) @ (1000 x 1000)``            1.36 ms      0.62-0.71 ms   0.97x MKL
+``(1000 x 50) @ (50 x 1000)`` (gradient)   1.44 ms      0.64 ms        1.2x MKL
+``(64 x 256) @ (256 x 256)``               91-108 us    64-70 us       1.15x MKL
+``(50 x 6) @ (6 x 1000)`` (thin input)     15 us        28 us          3x MKL
+=========================================  ===========  =============  ============
 
-oneDNN's matmul is reached through ``torch.ops.mkldnn._linear_pointwise`` (the op that
-``torch.compile`` emits for CPU linear layers), in full float32 precision. It takes no
-``out=`` and costs about 15 us a call, so :func:`bmm` routes to it only the products of
-at least :data:`ONEDNN_MIN_MACS` multiply-adds per network, one call per network of the
-stack, and only when it can act: float32 on CPU, outside autograd and ``torch.func``
-transforms, on an x86 processor with AVX-512 (where it was measured). Everything else
-is ``torch.bmm`` / ``torch.baddbmm``. :func:`cpu_matmul` switches the routing off (or
-forces it) for a block of code, e.g. to compare the two.
+(A: oneDNN 1.5-2.2x faster; B, a Zen 4 machine: MKL 1.0-1.2x faster.) So the first
+routing decision of a machine times the two on a step's products (:func:`calibrate`,
+about 20 ms) and stores the answer in the user's cache directory; every later process on
+that machine reads it. oneDNN's matmul is reached through
+``torch.ops.mkldnn._linear_pointwise`` (the op that ``torch.compile`` emits for CPU linear
+layers), in full float32 precision. It takes no ``out=`` and costs about 15 us a call, so
+:func:`bmm` routes to it only the products of at least :data:`ONEDNN_MIN_MACS`
+multiply-adds per network, one call per network of the stack, and only when it can act:
+float32 on CPU, outside autograd and ``torch.func`` transforms, on an x86 processor with
+AVX-512, where the stored measurement found it at least :data:`ONEDNN_MIN_SPEEDUP` times
+faster. Everything else is ``torch.bmm`` / ``torch.baddbmm``. :func:`cpu_matmul` switches
+the routing off (or forces it) for a block of code, e.g. to compare the two.
 
-The choice depends only on the shapes, the dtype and the machine, never on timings:
-the same fit on the same machine always takes the same kernels, so results repeat
-bit for bit, and a network trained alone or as copy ``k`` of a stack gets the same
-products.
+The choice depends only on the shapes, the dtype and the machine's stored answer, never
+on timings taken during a fit: the same fit on the same machine always takes the same
+kernels, so results repeat bit for bit, and a network trained alone or as copy ``k`` of
+a stack gets the same products. Where the answer cannot be stored (no writable cache
+directory), no measurement is made and every product stays on MKL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import os
 import platform
 import sys
+import time
 
 import torch
 
@@ -73,6 +82,12 @@ def onednn_available() -> bool:
     return out.shape == ref.shape and bool(torch.allclose(out, ref, rtol=1e-5, atol=1e-5))
 
 
+# oneDNN takes the products of a machine where it was measured at least this much faster
+# than MKL (a margin, so that timing noise cannot decide between two near-equal kernels)
+ONEDNN_MIN_SPEEDUP = 1.15
+_CHOICES = ("onednn", "blas")
+
+
 @functools.cache
 def _auto() -> bool:
     machine = platform.machine().lower()
@@ -81,7 +96,107 @@ def _auto() -> bool:
         capability = torch.backends.cpu.get_cpu_capability()
     except AttributeError:  # pragma: no cover - torch < 2.1
         capability = ""
-    return x86 and capability.startswith("AVX512") and onednn_available()
+    if not (x86 and capability.startswith("AVX512") and onednn_available()):
+        return False
+    return machine_choice() == "onednn"
+
+
+def _cpu_identity() -> str:
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            fields = {}
+            for line in fh:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+                if not line.strip():
+                    break
+        model = "|".join(fields.get(k, "") for k in ("vendor_id", "cpu family", "model",
+                                                     "model name", "stepping", "flags"))
+    except OSError:
+        pass
+    return f"{model}|{torch.__version__}|{torch.backends.cpu.get_cpu_capability()}"
+
+
+def cache_path() -> str:
+    """Where this machine's routing answer is stored: ``$SKLEARN_OVERPARAM_CACHE`` or
+    ``$XDG_CACHE_HOME/sklearn_overparam`` (``~/.cache/sklearn_overparam``), one file per
+    processor and torch version."""
+    root = os.environ.get("SKLEARN_OVERPARAM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "sklearn_overparam")
+    key = hashlib.sha256(_cpu_identity().encode()).hexdigest()[:16]
+    return os.path.join(root, f"cpu-matmul-{key}.txt")
+
+
+def _read(path):
+    try:
+        with open(path) as fh:
+            choice = fh.read().strip()
+    except OSError:
+        return None
+    return choice if choice in _CHOICES else None
+
+
+def calibrate(repeats: int = 15) -> float:
+    """oneDNN's speed-up over MKL on a training step's products at width 256.
+
+    The forward product, the backward one and the weight gradient of a ``(64 x 256)``
+    batch through a ``256 x 256`` layer, through each path, interleaved ``repeats``
+    times; the ratio of the medians (> 1: oneDNN is faster).
+    """
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(1, 64, 256, generator=gen)
+    g = torch.randn(1, 64, 256, generator=gen)
+    W = torch.randn(1, 256, 256, generator=gen)
+    dnn = Weights(W)
+    Wt = W.transpose(1, 2)
+
+    def blas():
+        torch.bmm(h, Wt), torch.bmm(g, W), torch.bmm(g.transpose(1, 2), h)
+
+    def onednn():
+        dnn.forward(h), dnn.backward(g), weight_gradient(g, h)
+
+    times = {blas: [], onednn: []}
+    with torch.no_grad():
+        for f in times:
+            f()
+        for _ in range(repeats):
+            for f, seen in times.items():
+                start = time.perf_counter()
+                f()
+                seen.append(time.perf_counter() - start)
+    median = {f: sorted(seen)[len(seen) // 2] for f, seen in times.items()}
+    return median[blas] / median[onednn]
+
+
+def machine_choice() -> str:
+    """This machine's stored routing answer (``"onednn"`` or ``"blas"``), measured and
+    stored by the first call on the machine; ``"blas"`` where nothing can be stored.
+
+    The answer is written once (a complete file linked into place, never overwritten), so
+    processes that measure at the same time all read the first one's.
+    """
+    path = cache_path()
+    if os.path.exists(path):  # an unreadable or foreign file: MKL, and no measurement
+        return _read(path) or "blas"
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        measured = "onednn" if calibrate() >= ONEDNN_MIN_SPEEDUP else "blas"
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as fh:
+            fh.write(measured + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    except OSError:
+        return "blas"
+    return _read(path) or "blas"
 
 
 def mode() -> str:
@@ -100,12 +215,15 @@ def cpu_matmul(mode: str):
     """Route the networks' CPU float32 matrix products within a ``with`` block.
 
     PyTorch's CPU ``bmm`` is MKL's ``sgemm``, which runs no AVX-512 code on AMD
-    processors; PyTorch's oneDNN matmul was measured 1.5-2.2x faster there on the products
-    of a training step. By default (``"auto"``) a layer's products go to oneDNN when they
-    have at least 2^21 multiply-adds per network, are float32 on the CPU, are not tracked
-    by autograd or ``torch.func``, and the processor is x86 with AVX-512 (never while
-    ``torch.backends.mkldnn.flags(enabled=False)`` is in force). The switch is
-    process-wide (not per thread); the previous routing is restored on exit.
+    processors; PyTorch's oneDNN matmul was measured 1.5-2.2x faster on the products of a
+    training step on one such machine, and 1.0-1.2x slower on another. By default
+    (``"auto"``) a layer's products go to oneDNN when they have at least 2^21
+    multiply-adds per network, are float32 on the CPU, are not tracked by autograd or
+    ``torch.func``, the processor is x86 with AVX-512, and this machine's stored
+    measurement (:func:`machine_choice`, made once per machine) found oneDNN at least
+    1.15x faster (never while ``torch.backends.mkldnn.flags(enabled=False)`` is in
+    force). The switch is process-wide (not per thread); the previous routing is
+    restored on exit.
 
     Parameters
     ----------

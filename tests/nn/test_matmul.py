@@ -163,3 +163,72 @@ def test_momentum_fit_agrees_across_routings():
     scale = np.abs(ref).max()
     np.testing.assert_allclose(mine, ref, rtol=0, atol=1e-4 * scale)
     assert not np.array_equal(mine, ref), "the two routings are different kernels"
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A fresh routing cache for the test (the machine's real answer untouched)."""
+    monkeypatch.setenv("SKLEARN_OVERPARAM_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize("speedup, choice", [(1.5, "onednn"), (1.1, "blas"), (0.8, "blas")])
+def test_the_first_routing_decision_measures_once_and_stores_the_answer(
+        cache_dir, monkeypatch, speedup, choice):
+    """oneDNN only where it measured at least ONEDNN_MIN_SPEEDUP faster; the answer is
+    stored, and later decisions read it without measuring (so they cannot disagree)."""
+    calls = []
+    monkeypatch.setattr(_matmul, "calibrate", lambda: calls.append(1) or speedup)
+    assert _matmul.machine_choice() == choice
+    assert (cache_dir / _matmul.cache_path().rsplit("/", 1)[1]).read_text().strip() == choice
+    monkeypatch.setattr(_matmul, "calibrate", lambda: calls.append(1) or 1 / speedup + 1)
+    assert _matmul.machine_choice() == choice, "a stored answer is never re-measured"
+    assert len(calls) == 1
+
+
+def test_auto_routing_follows_the_stored_answer(cache_dir, monkeypatch):
+    monkeypatch.setattr(_matmul, "onednn_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(_matmul.platform, "machine", lambda: "x86_64")
+    for answer in ("onednn", "blas"):
+        monkeypatch.setattr(_matmul, "machine_choice", lambda answer=answer: answer)
+        assert _matmul._auto.__wrapped__() is (answer == "onednn")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(_matmul, "machine_choice", lambda: "onednn")
+    assert _matmul._auto.__wrapped__() is False, "oneDNN is considered only with AVX-512"
+
+
+def test_no_writable_cache_means_no_measurement_and_mkl(cache_dir, monkeypatch):
+    cache_dir.parent.joinpath("cache").write_text("a file where the folder should be")
+    monkeypatch.setattr(_matmul, "calibrate", lambda: pytest.fail("measured"))
+    assert _matmul.machine_choice() == "blas"
+
+
+def test_a_concurrent_first_answer_wins(cache_dir, monkeypatch):
+    """Two processes measuring at once: the one linked second reads the first's answer."""
+    path = _matmul.cache_path()
+
+    def other_process_finishes_first():
+        cache_dir.mkdir(exist_ok=True)
+        with open(path, "w") as fh:
+            fh.write("blas\n")
+        return 3.0
+
+    monkeypatch.setattr(_matmul, "calibrate", other_process_finishes_first)
+    assert _matmul.machine_choice() == "blas"
+    assert sorted(p.name for p in cache_dir.iterdir()) == [path.rsplit("/", 1)[1]]
+
+
+def test_a_corrupt_answer_keeps_mkl_without_measuring(cache_dir, monkeypatch):
+    cache_dir.mkdir()
+    path = _matmul.cache_path()
+    with open(path, "w") as fh:
+        fh.write("maybe\n")
+    monkeypatch.setattr(_matmul, "calibrate", lambda: pytest.fail("measured"))
+    assert _matmul.machine_choice() == "blas"
+
+
+@needs_onednn
+def test_calibrate_times_both_paths_and_returns_a_positive_ratio():
+    ratio = _matmul.calibrate(repeats=3)
+    assert 0.05 < ratio < 20
