@@ -73,10 +73,12 @@ class Sampler:
         stop = idx.shape[1]
         bounds = [(s, min(s + self.batch, stop)) for s in range(0, stop, self.batch)]
         if idx.numel() * X.shape[-1] * X.element_size() > EPOCH_GATHER_BYTES:
-            return [(X[idx[:, a:b]], Y[idx[:, a:b]], (b - a) / self.per_epoch)
+            return [(gather_rows(X, idx[:, a:b]), Y[idx[:, a:b]], (b - a) / self.per_epoch)
                     for a, b in bounds]
-        xe, ye = X[idx], Y[idx]
-        return [(xe[:, a:b], ye[:, a:b], (b - a) / self.per_epoch) for a, b in bounds]
+        # one split call for all the epoch's batch views (a slice each costs 1-2 us)
+        xs = gather_rows(X, idx).split(self.batch, dim=1)
+        ys = Y[idx].split(self.batch, dim=1)
+        return [(xb, yb, (b - a) / self.per_epoch) for xb, yb, (a, b) in zip(xs, ys, bounds)]
 
 
 class RowSampler:
@@ -187,9 +189,15 @@ class Inputs:
         self.X, self.slot = X, slot  # slot: (K, 1) long on device, or None (shared)
 
     def __call__(self, index):
-        if self.slot is None:  # one index_select: 4x faster than X[index] for (K, n) index
-            return self.X.index_select(0, index.reshape(-1)).view(*index.shape, *self.X.shape[1:])
+        if self.slot is None:
+            return gather_rows(self.X, index)
         return self.X[self.slot, index]
+
+
+def gather_rows(X, index):
+    """``X[index]`` for shared rows ``X`` ``(n, ...)`` and an index ``(K, r)``: one
+    ``index_select`` (4x faster than advanced indexing at ``(27, 700)``)."""
+    return X.index_select(0, index.reshape(-1)).view(*index.shape, *X.shape[1:])
 
 
 def check_rows(rows, K, n):
