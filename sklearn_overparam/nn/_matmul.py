@@ -6,14 +6,14 @@ matmul that PyTorch also ships chooses by instruction set. Which is faster depen
 processor, not only on its instruction set; on two AMD EPYC machines with AVX-512 (one
 thread, the products of a training step):
 
-=========================================  ===========  =============  ============
-product (float32, one thread)              MKL ``bmm``  oneDNN (A)     oneDNN (B)
-=========================================  ===========  =============  ============
-``(50 x 1000) @ (1000 x 1000)``            1.36 ms      0.62-0.71 ms   0.97x MKL
-``(1000 x 50) @ (50 x 1000)`` (gradient)   1.44 ms      0.64 ms        1.2x MKL
-``(64 x 256) @ (256 x 256)``               91-108 us    64-70 us       1.15x MKL
-``(50 x 6) @ (6 x 1000)`` (thin input)     15 us        28 us          3x MKL
-=========================================  ===========  =============  ============
+=========================================  ============  ==============  ===============
+product (float32, one thread)              A: MKL        A: oneDNN       B: oneDNN / MKL
+=========================================  ============  ==============  ===============
+``(50 x 1000) @ (1000 x 1000)``            1.36 ms       0.62-0.71 ms    0.97x the time
+``(1000 x 50) @ (50 x 1000)`` (gradient)   1.44 ms       0.64 ms         1.2x
+``(64 x 256) @ (256 x 256)``               103-108 us    64-70 us        1.15x (of 91 us)
+``(50 x 6) @ (6 x 1000)`` (thin input)     15 us         28 us           3x
+=========================================  ============  ==============  ===============
 
 (A: oneDNN 1.5-2.2x faster; B, a Zen 4 machine: MKL 1.0-1.2x faster.) So the first
 routing decision of a machine times the two on a step's products (:func:`calibrate`,
