@@ -16,7 +16,9 @@ from sklearn_overparam.nn import (
     fused_kernels,
     init_params,
 )
-from sklearn_overparam.training import NetworkObjective, SGDConfig, train
+from sklearn_overparam.training import NetworkObjective, SGDConfig, SquaredLoss, train
+from sklearn_overparam.training import _losses as losses
+from sklearn_overparam.training._losses import WeightedTargets
 
 pytest.importorskip("numba")
 
@@ -351,3 +353,66 @@ def test_the_diagnostics_pass_declines_what_it_does_not_compute(case):
     elif case == "float16":
         stack = {name: p.half() for name, p in stack.items()}
     assert _fused.pattern_pass(spec, stack, X, patterns0, gates0) is None
+
+
+def _torch_squared(out, y):
+    with fused_kernels("off"):
+        return SquaredLoss().value_and_grad(out.clone(), y)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("y_shape", ["shared", "per_copy", "per_copy_strided"])
+def test_the_compiled_squared_loss_gives_torch_s_gradient_exactly(dtype, y_shape):
+    gen = torch.Generator().manual_seed(0)
+    K, n = 3, 13
+    out = torch.randn(K, n, 1, generator=gen, dtype=torch.float64).to(dtype)
+    if y_shape == "shared":
+        y = torch.randn(n, 1, generator=gen, dtype=torch.float64).to(dtype)
+    elif y_shape == "per_copy":
+        y = torch.randn(K, n, 1, generator=gen, dtype=torch.float64).to(dtype)
+    else:  # a batch view of an epoch's gathered targets, as the sampler makes
+        y = torch.randn(K, 4 * n, 1, generator=gen, dtype=torch.float64).to(dtype)[:, n:2 * n]
+    fast = _fused.squared_loss(out, y)
+    assert fast is not None
+    value, grad = fast
+    ref_value, ref_grad = _torch_squared(out, y)
+    assert torch.equal(grad, ref_grad), "the gradient is rounded as torch's ops round it"
+    tol = 1e-6 if dtype is torch.float32 else 1e-14
+    torch.testing.assert_close(value, ref_value, rtol=tol, atol=0)
+    assert value.dtype is dtype and grad.shape == (K, n, 1)
+    # SquaredLoss takes this path where it applies, and its result equals torch's
+    v2, g2 = SquaredLoss().value_and_grad(out, y)
+    assert torch.equal(g2, ref_grad) and torch.equal(v2, value)
+
+
+@pytest.mark.parametrize("case", ["two_outputs", "requires_grad", "float16", "switched_off",
+                                  "no_numba", "wrong_rows", "wrong_copies",
+                                  "weighted"])
+def test_the_compiled_squared_loss_declines_what_it_does_not_compute(case, monkeypatch):
+    gen = torch.Generator().manual_seed(1)
+    out = torch.randn(2, 5, 1, generator=gen)
+    y = torch.randn(5, 1, generator=gen)
+    if case == "two_outputs":
+        out, y = torch.randn(2, 5, 2, generator=gen), torch.randn(5, 2, generator=gen)
+    elif case == "requires_grad":
+        out.requires_grad_(True)
+    elif case == "float16":
+        out, y = out.half(), y.half()
+    elif case == "no_numba":
+        monkeypatch.setattr(_fused, "_numba", lambda: None)
+    elif case == "wrong_rows":
+        y = torch.randn(4, 1, generator=gen)
+    elif case == "wrong_copies":
+        y = torch.randn(3, 5, 1, generator=gen)
+    if case == "switched_off":
+        with fused_kernels("off"):
+            assert _fused.squared_loss(out, y) is None
+        assert _fused.squared_loss(out, y) is not None
+    elif case == "weighted":  # the weighted mean stays in torch's ops
+        calls = []
+        monkeypatch.setattr(losses, "squared_loss", lambda *a: calls.append(a))
+        targets = WeightedTargets(torch.randn(2, 5, 1, generator=gen), torch.rand(2, 5))
+        SquaredLoss().value_and_grad(out, targets)
+        assert calls == []
+    else:
+        assert _fused.squared_loss(out, y) is None
