@@ -347,11 +347,11 @@ def _squared_kernel(out, y, shared, value, grad):
             diff = out[k, i] - (y[0, i] if shared else y[k, i])
             total += diff * diff
             grad[k, i] = diff * c
-        value[k] = total / n
+        value[k] = total / out.dtype.type(n)
 
 
 @functools.cache
-def _loss_kernels():
+def _loss_kernel():
     return None if _numba() is None else _jit((_squared_kernel,))[0]
 
 
@@ -369,7 +369,7 @@ def squared_loss(out, y):
             or not available() or not _usable([out, y], out.dtype)
             or out.dtype not in (torch.float32, torch.float64)):
         return None
-    kernel = _loss_kernels()
+    kernel = _loss_kernel()
     K, n = out.shape[0], out.shape[1]
     dtype = out.numpy().dtype
     value, grad = np.empty(K, dtype=dtype), np.empty((K, n, 1), dtype=dtype)
