@@ -183,8 +183,8 @@ def _forward_kernel(P):
                 for r in range(L):
                     wj[r] = bk[r]
                 # two samples share each load of the block's weights (1.4x faster than
-                # one, and than four, whose 4 (d + 1) broadcast inputs spill registers);
-                # past the batch's end a sample is the last one again (its sum not added)
+                # four, whose 4 (d + 1) broadcast inputs spill out of the registers); past
+                # the batch's end a sample is the last one again (its sum not added)
                 for i in range(0, n, 2):
                     i1 = min(i + 1, n - 1)
                     xa, xb = to_fixed_tuple(Xp[kx, i], P), to_fixed_tuple(Xp[kx, i1], P)
