@@ -21,8 +21,7 @@ def tile_size(final, n_features, n_train, n_copies, n_jobs=1) -> int:
     tile on the CPU, and at least one tile per joblib worker (``n_jobs``, effective)."""
     size = n_copies
     try:
-        device = str(final.device)
-        if device == "cpu" or device.startswith("cpu"):
+        if str(final.device).startswith("cpu"):
             spec = final._build_spec(n_features + 2, 1)
             width = sum(layer.fan_out for layer in spec.layers[:-1])
             weights = sum(layer.fan_out * (layer.fan_in + 1) for layer in spec.layers)

@@ -413,7 +413,7 @@ class TwoLayerStep:
 
     def __init__(self, spec, params, X, names):
         W = params["W0"]
-        K, m, _ = W.shape
+        K, m, d = W.shape
         self.spec, self.names = spec, tuple(names)
         self.tensors = tuple(params.values())
         self.dtype, self.shared = W.dtype, X.dim() == 2
@@ -425,7 +425,6 @@ class TwoLayerStep:
         self.A = params["W1"].numpy()[:, 0, :]
         self.c = params["b1"].numpy()[:, 0] if "b1" in params else new(K)
         self.scale = np.full(K, spec.output_multiplier, dtype=self.W.dtype)
-        d = W.shape[2]
         self.kernels = _kernels(d)
         self.Xp, self.Wt = new((S, n, d + 1)), new((_blocks(m), d + 1, CHUNK))
         # the hidden layer when the output layer trains, else only its ReLU pattern
