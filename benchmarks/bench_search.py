@@ -21,10 +21,16 @@ way gets one untimed warm-up (1 epoch; it also starts the loky workers), then th
 runs go round-robin ``for rep: for estimator: for way``. torch and every BLAS/OpenMP pool
 are pinned to one thread per process.
 
-Also measured (one run each, two_layer): the tile sweep (stacked CPU time per network and
-epoch against the networks per engine run, ``--sweep-epochs``), the profile of one stacked
-search (phases by cProfile, torch operators by ``torch.profiler``), and the float64
-exactness (``--exact-epochs``: stacked and GridSearchCV per-split scores in float64).
+Also measured (one run each, two_layer): what a user without this library runs
+(``GridSearchCV`` over sklearn's ``MLPRegressor`` of the same width, SGD, batch and grid,
+``--sklearn-epochs``), the tile sweep (stacked CPU time per network and epoch against the
+networks per engine run, ``--sweep-epochs``), the profile of one stacked search (phases by
+cProfile, torch operators by ``torch.profiler``; the fused kernels' seconds in it and in
+the same search under ``GridSearchCV``), and the float64 exactness (``--exact-epochs``:
+stacked and GridSearchCV per-split scores in float64). The ``CEILING`` check divides
+``GridSearchCV(n_jobs=1)``'s time by the stacked search's kernel seconds (scaled to
+``--epochs``): the ratio stacking would reach if everything besides its kernels cost
+nothing while ``GridSearchCV``'s fits kept their time.
 
 Reading the tables
 ------------------
@@ -157,24 +163,40 @@ def tile_sweep(X, y, epochs, tiles):
     return rows, default
 
 
-def profile_search(X, y, epochs):
-    """Phases (cProfile cumulative seconds) and torch operators of one stacked search."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
+def _cprofile(way, X, y, epochs):
+    """cProfile statistics and CPU seconds of one search (two_layer) run ``way``."""
     est, grid = make_estimator("two_layer", epochs), make_grid("two_layer")
     prof = cProfile.Profile()
     start = time.process_time()
     prof.enable()
-    run_way("stacked", est, grid, X, y)
+    run_way(way, est, grid, X, y)
     prof.disable()
-    total = time.process_time() - start
-    stats = pstats.Stats(prof, stream=io.StringIO())
+    return pstats.Stats(prof, stream=io.StringIO()), time.process_time() - start
+
+
+def kernel_seconds(stats) -> float:
+    """Seconds in the two fused kernels' calls (TwoLayerStep.forward / .backward)."""
+    from sklearn_overparam.nn._fused import TwoLayerStep
+
+    lines = {TwoLayerStep.forward.__code__.co_firstlineno,
+             TwoLayerStep.backward.__code__.co_firstlineno}
+    return sum(entry[3] for (file, line, _), entry in stats.stats.items()
+               if file.endswith("_fused.py") and line in lines)
+
+
+def profile_search(X, y, epochs):
+    """Phases (cProfile cumulative seconds) and torch operators of one stacked search, and
+    the kernels' seconds of that search and of GridSearchCV's."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    est, grid = make_estimator("two_layer", epochs), make_grid("two_layer")
+    stats, total = _cprofile("stacked", X, y, epochs)
     phases = {
         "engine: forward + backward (objective.loss_and_grads)": ("_objectives.py",
                                                                    "loss_and_grads"),
         "engine: SGD update (SGDUpdate.step)": ("_updates.py", "step"),
-        "engine: batch gather + weights (_RowSampler.batches)": ("_engine.py", "batches"),
+        "engine: batch gather + weights (RowSampler.batches)": ("_sampling.py", "batches"),
         "engine: train() total": ("_engine.py", "train"),
         "stack set-up: validation, input maps, slots (_stack_prepare)": ("_base.py",
                                                                           "_stack_prepare"),
@@ -188,6 +210,11 @@ def profile_search(X, y, epochs):
                 found[label] = found.get(label, 0.0) + entry[3]
     phase_rows = [(label, found.get(label, 0.0), found.get(label, 0.0) / total)
                   for label in phases]
+    kernels = kernel_seconds(stats)
+    phase_rows.insert(1, ("  of which the fused kernels (TwoLayerStep.forward + .backward)",
+                          kernels, kernels / total))
+    grid_stats, grid_total = _cprofile("grid", X, y, epochs)
+    grid_kernels = kernel_seconds(grid_stats)
     with profile(activities=[ProfilerActivity.CPU]) as tprof:
         run_way("stacked", est, grid, X, y)
     events = sorted(tprof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
@@ -195,7 +222,24 @@ def profile_search(X, y, epochs):
     op_rows = [(e.key, e.self_cpu_time_total / 1e3, e.self_cpu_time_total / op_total, e.count)
                for e in events[:12]]
     del torch
-    return total, phase_rows, op_rows
+    return total, phase_rows, op_rows, (kernels, grid_kernels, grid_total)
+
+
+def user_alternative(X, y, epochs):
+    """Seconds of the 54-fit two-layer search as a user without this library runs it
+    (GridSearchCV over sklearn's MLPRegressor of the same width, SGD with the same batch,
+    momentum and grid; it also trains the output layer and the biases), and of
+    StackedGridSearchCV, both at ``epochs`` epochs, one run each, n_jobs=1."""
+    from sklearn.neural_network import MLPRegressor
+
+    _, m, _, _ = ESTIMATORS["two_layer"]
+    mlp = MLPRegressor(hidden_layer_sizes=(m,), solver="sgd", batch_size=50, momentum=0.9,
+                       nesterovs_momentum=False, max_iter=epochs, tol=0.0,
+                       n_iter_no_change=epochs + 1)
+    grid = make_grid("two_layer")
+    sk = timed(lambda: run_way("grid", mlp, grid, X, y))
+    ours = timed(lambda: run_way("stacked", make_estimator("two_layer", epochs), grid, X, y))
+    return sk.seconds, ours.seconds
 
 
 def exactness(X, y, epochs):
@@ -305,6 +349,21 @@ def run_benchmark(args) -> int:
         checks.append(f"float64 ({args.exact_epochs} epochs): max rel diff of per-split "
                       f"scores {rel:.1e}, same best {'yes' if same else 'NO'}, same "
                       f"diverged {'yes' if nan_same else 'NO'}")
+        sk_s, ours_s = user_alternative(X, y, args.sklearn_epochs)
+        per = CV * 18 * args.sklearn_epochs / 1e3
+        out.extend([
+            f"What a user without this library runs ({args.sklearn_epochs} epochs, one run each,"
+            " n_jobs=1): GridSearchCV over `MLPRegressor(hidden_layer_sizes=(1000,), "
+            "solver='sgd', batch_size=50, momentum=0.9)` on the same grid and folds.",
+            "",
+            markdown_table(["way", "s", "ms/epoch/fit", "way / stacked"],
+                           [["GridSearchCV(MLPRegressor)", fmt_num(sk_s), fmt_num(sk_s / per),
+                             fmt_ratio(sk_s / ours_s)],
+                            ["StackedGridSearchCV(TwoLayerReLURegressor)", fmt_num(ours_s),
+                             fmt_num(ours_s / per), "1.00x"]]),
+            "",
+        ])
+        checks.append(f"GridSearchCV(MLPRegressor) / stacked {sk_s / ours_s:.1f}x")
         sweep, default = tile_sweep(X, y, args.sweep_epochs,
                                     SWEEP_TILES if not args.quick else (1, 18, 54))
         base = next(cpu for tile, cpu, _, _ in sweep if tile == 1)
@@ -320,7 +379,8 @@ def run_benchmark(args) -> int:
                             for t, c, w, ld in sweep]),
             "",
         ])
-        total, phases, ops = profile_search(X, y, args.profile_epochs)
+        total, phases, ops, kernels = profile_search(X, y, args.profile_epochs)
+        kern, grid_kern, grid_total = kernels
         out.extend([
             f"Where the time goes: one stacked search (two_layer, {args.profile_epochs} "
             f"epochs, default tiles), {total:.2f} CPU s under cProfile (nested phases: the "
@@ -334,7 +394,19 @@ def run_benchmark(args) -> int:
             markdown_table(["operator", "self ms", "share", "calls"],
                            [[k, fmt_num(t), f"{100 * f:.1f}%", c] for k, t, f, c in ops]),
             "",
+            f"The same search under GridSearchCV(n_jobs=1) and cProfile: {grid_total:.2f} CPU s,"
+            f" {grid_kern:.2f} s ({grid_kern / grid_total:.0%}) in the same kernels (its"
+            f" one-network fits run them too); the stacked search {kern:.2f} s"
+            f" ({kern / total:.0%}).",
+            "",
         ])
+        if "two_layer" in args.estimators:
+            # the timed search runs args.epochs; the kernels' time scales with the epochs
+            floor = kern / args.profile_epochs * args.epochs
+            grid_s = statistics.median(results.seconds(("two_layer", "grid")))
+            checks.append(f"CEILING: GridSearchCV(n_jobs=1) / the stacked search's kernels "
+                          f"alone ({floor:.2f} s at {args.epochs} epochs) = "
+                          f"{grid_s / floor:.2f}x")
     out.extend(["CHECKS: " + " | ".join(checks),
                 f"wall time of the run: {time.perf_counter() - wall_start:.1f} s"])
     print("\n".join(out), flush=True)
@@ -355,6 +427,8 @@ def parse_args(argv=None):
                         help="epochs of the tile sweep (default 20)")
     parser.add_argument("--profile-epochs", type=int, default=None,
                         help="epochs of the profiled search (default 20)")
+    parser.add_argument("--sklearn-epochs", type=int, default=None,
+                        help="epochs of the GridSearchCV(MLPRegressor) comparison (default 20)")
     parser.add_argument("--exact-epochs", type=int, default=None,
                         help="epochs of the float64 exactness check (default 20)")
     parser.add_argument("--repeats", type=int, default=None,
@@ -373,6 +447,7 @@ def parse_args(argv=None):
     args.sweep_epochs = args.sweep_epochs or (2 if quick else 20)
     args.profile_epochs = args.profile_epochs or (2 if quick else 20)
     args.exact_epochs = args.exact_epochs or (2 if quick else 20)
+    args.sklearn_epochs = args.sklearn_epochs or (2 if quick else 20)
     args.repeats = args.repeats or (1 if quick else 3)
     if "two_layer" not in args.estimators:
         args.no_extras = True
