@@ -416,3 +416,26 @@ def test_the_compiled_squared_loss_declines_what_it_does_not_compute(case, monke
         assert calls == []
     else:
         assert _fused.squared_loss(out, y) is None
+
+
+def test_a_new_process_loads_the_compiled_kernels_from_the_disk_cache(tmp_path):
+    # numba keys a closure's cache by its closure variables: the kernels must close over
+    # nothing but their widths, or every process compiles them again (about 2 s)
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, torch\n"
+        "from sklearn_overparam import TwoLayerReLURegressor\n"
+        "from sklearn_overparam.nn import _fused\n"
+        "X = np.random.RandomState(0).normal(size=(30, 3))\n"
+        "est = TwoLayerReLURegressor(n_hidden=8, max_iter=1, tol=None).fit(X, X[:, 0])\n"
+        "k = _fused._kernels(est.coefs_[0].shape[1])\n"  # the width after the input map
+        "print(sum(k.forward.stats.cache_hits.values()),"
+        " sum(k.backward.stats.cache_hits.values()))\n"
+    )
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, check=True).stdout.split() for _ in range(2)]
+    assert runs[0] == ["0", "0"]  # compiled and stored
+    assert runs[1] == ["1", "1"]  # loaded
