@@ -198,9 +198,9 @@ def profile_search(X, y, epochs):
         "engine: SGD update (SGDUpdate.step)": ("_updates.py", "step"),
         "engine: batch gather + weights (RowSampler.batches)": ("_sampling.py", "batches"),
         "engine: train() total": ("_engine.py", "train"),
-        "stack set-up: validation, input maps, slots (_stack_prepare)": ("_base.py",
+        "stack set-up: validation, input maps, slots (_stack_prepare)": ("_stacking.py",
                                                                           "_stack_prepare"),
-        "storing the fitted clones (_stack_store)": ("_base.py", "_stack_store"),
+        "storing the fitted clones (_stack_store)": ("_stacking.py", "_stack_store"),
         "scoring (sklearn _score: predict + r2)": ("_validation.py", "_score"),
     }
     found = {}
