@@ -18,6 +18,7 @@ from ._fused import CHUNK
 
 def _forward_kernel(P):
     """The forward kernel for ``P = d + 1`` rows of weights (the inputs and the bias)."""
+
     def forward(x, shared, W, b, A, scale, c, Xp, Wt, H, store_h, out):
         # x (S, n, d); W (K, m, d); b, A (K, m); scale, c (K,); out (K, n). Scratch: Wt
         # (blocks, P, CHUNK), one network's weights [W, b]^T block by block. Written for
@@ -157,6 +158,7 @@ def _backward_kernel(d, bias):
 
 def _pattern_kernel(P):
     """The diagnostics kernel for ``P = d + 1`` rows of weights."""
+
     def pattern(Xp, Wt, A, scale, c, P0, G0, out, pseudo, changed):
         # Diagnostics of K networks on shared rows Xp (n, P) (inputs and a ones column)
         # with weights Wt (K, blocks, P, CHUNK) ([W, b]^T block by block): outputs out
