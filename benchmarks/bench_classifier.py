@@ -96,7 +96,8 @@ def main(argv=None):
                "skorch NeuralNetBinaryClassifier": skorch}
     steps = epochs * -(-X.shape[0] // 64)
     shapes = step_products(64, X.shape[1], m, L)
-    floors = {"products only: numpy (sklearn's GEMM)": lambda: numpy_products(shapes, steps),
+    floors = {"products only: numpy (sklearn's GEMM)":
+              lambda: numpy_products(shapes, steps, 64),
               "products only: torch MKL": lambda: torch_products(shapes, steps, "blas"),
               "products only: torch oneDNN": lambda: torch_products(shapes, steps, "onednn")}
     cells = [Cell((name,), lambda f=f: timed(f), warmup=f)
@@ -140,6 +141,7 @@ def main(argv=None):
           f"{torch_floor / ref[0]:.0%} of our epoch; numpy's are "
           f"{numpy_floor / med['sklearn MLPClassifier'][0]:.0%} of sklearn's)")
 
+
 def step_products(batch, d, m, L):
     """The ``(p, q, r)`` of the 14 products of one SGD step of a depth-``L`` MLP (one
     output), as ``MLPClassifier`` computes them: forward ``h W``, weight gradients
@@ -151,14 +153,15 @@ def step_products(batch, d, m, L):
     return fwd + grads + deltas
 
 
-def numpy_products(shapes, steps):
-    """``steps`` steps of the products with numpy (float32), the weight gradients from
-    transposed views as sklearn's ``safe_sparse_dot(X.T, delta)``."""
+def numpy_products(shapes, steps, batch):
+    """``steps`` steps of the products with numpy (float32), the weight gradients (the
+    products over the ``batch`` samples) from transposed views as sklearn's
+    ``safe_sparse_dot(X.T, delta)``."""
     rng = np.random.default_rng(0)
     pairs = []
     for p, q, r in shapes:
-        a = rng.standard_normal((q, p) if q == 64 else (p, q)).astype(np.float32)
-        pairs.append((a.T if q == 64 else a, rng.standard_normal((q, r)).astype(np.float32)))
+        a = rng.standard_normal((q, p) if q == batch else (p, q)).astype(np.float32)
+        pairs.append((a.T if q == batch else a, rng.standard_normal((q, r)).astype(np.float32)))
     for _ in range(steps):
         for a, b in pairs:
             a @ b

@@ -421,6 +421,7 @@ def test_the_compiled_squared_loss_declines_what_it_does_not_compute(case, monke
 def test_a_new_process_loads_the_compiled_kernels_from_the_disk_cache(tmp_path):
     # numba keys a closure's cache by its closure variables: the kernels must close over
     # nothing but their widths, or every process compiles them again (about 2 s)
+    import os
     import subprocess
     import sys
 
@@ -434,7 +435,7 @@ def test_a_new_process_loads_the_compiled_kernels_from_the_disk_cache(tmp_path):
         "print(sum(k.forward.stats.cache_hits.values()),"
         " sum(k.backward.stats.cache_hits.values()))\n"
     )
-    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                            text=True, check=True).stdout.split() for _ in range(2)]
     assert runs[0] == ["0", "0"]  # compiled and stored
